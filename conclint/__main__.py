@@ -1,0 +1,7 @@
+"""Allow ``python -m conclint``."""
+
+import sys
+
+from conclint.cli import main
+
+sys.exit(main())

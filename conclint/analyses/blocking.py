@@ -1,0 +1,80 @@
+"""Calls that can block the thread indefinitely, per function and through call chains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conclint.analyses.calls import CallGraph
+from conclint.analyses.held import HeldLocks
+from conclint.analyses.lockgraph import call_step
+from conclint.analyses.reach import Reach, Step
+from conclint.extract.facts import Call
+from conclint.knowledge import BLOCKING, Blocking
+from conclint.program.index import CallTarget, Program, Where
+from conclint.program.values import BoundLock
+
+
+@dataclass(frozen=True, slots=True)
+class BlockKey:
+    """What blocks; ``releases`` names the Condition whose ``wait()`` releases it meanwhile."""
+
+    what: str
+    releases: str | None = None
+
+
+def bounded(call: Call, spec: Blocking) -> bool:
+    """True when the arguments bound the wait (a timeout) or make it non-blocking."""
+    positional = [a for a in call.args if a.keyword is None]
+    for arg in call.args:
+        if arg.keyword in spec.nonblocking_keywords:
+            return True
+        if spec.block_flag is not None and arg.keyword == spec.block_flag and arg.const is False:
+            return True
+    if spec.timeout_position is not None and len(positional) > spec.timeout_position:
+        return True
+    if spec.block_flag is not None and len(positional) > spec.block_position:
+        flag = positional[spec.block_position]
+        if flag.kind == "const" and flag.const is False:
+            return True
+    return False
+
+
+class BlockingCalls:
+    """Direct blocking calls and the ``Reach`` summary of them."""
+
+    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+        self.program = program
+        self.held = held
+        direct: dict[str, dict[BlockKey, Step]] = {}
+        self.sites: dict[str, list[tuple[Call, BlockKey]]] = {}
+        for where in program.iter_functions():
+            found: dict[BlockKey, Step] = {}
+            sites = []
+            for call, target in calls.targets.get(where.qualname, []):
+                key = self.classify(where, call, target)
+                if key is not None:
+                    sites.append((call, key))
+                    found.setdefault(key, Step(where.module.path, call.span, f"calls {key.what}"))
+            if found:
+                direct[where.qualname] = found
+                self.sites[where.qualname] = sites
+        self.reach: Reach[BlockKey] = Reach(
+            calls, direct, lambda edge, key: key, lambda e: call_step(program, e))
+
+    def classify(self, where: Where, call: Call, target: CallTarget) -> BlockKey | None:
+        name = target.external
+        if name is None:
+            return None
+        receiver = target.receiver or name.rpartition(".")[0]
+        if name.endswith((".wait", ".wait_for")) and ".Condition." in name:
+            if len(call.args) > (1 if name.endswith("wait_for") else 0) or any(
+                a.keyword == "timeout" for a in call.args
+            ):
+                return None
+            value = self.program.resolve(where, target.receiver) if target.receiver else None
+            lock = value.lock.name if isinstance(value, BoundLock) else None
+            return BlockKey(f"`{receiver}.{name.rpartition('.')[2]}()`", lock)
+        spec = BLOCKING.get(name)
+        if spec is None or bounded(call, spec):
+            return None
+        return BlockKey(spec.what.format(recv=receiver))

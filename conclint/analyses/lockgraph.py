@@ -1,0 +1,141 @@
+"""The whole-program lock-acquisition graph.
+
+A node is an abstract lock; an edge ``A -> B`` says B is acquired while A is held,
+directly or through a chain of calls. Every edge keeps its evidence: where A was taken,
+each call on the way, where B was taken. Cycles are deadlock candidates; they are found
+per strongly connected component with a bounded search, so a dense graph cannot hang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from conclint.analyses.calls import CallGraph, Edge
+from conclint.analyses.held import Held, HeldLocks
+from conclint.analyses.reach import Reach, Step
+from conclint.program.index import Program, Where
+
+MAX_CYCLE_LENGTH = 6
+MAX_CYCLES_PER_COMPONENT = 50
+
+LockKey = tuple[str, bool]  # (lock name, exact: surely the object the caller means)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an edge exists: the outer acquisition, then the chain to the inner one."""
+
+    outer: Step
+    chain: tuple[Step, ...]  # the first step is in the same function as ``outer``
+    same_object: bool  # the inner lock is surely the same object as the outer one
+
+    @property
+    def site(self) -> Step:
+        """Where, in the function holding the outer lock, the inner one is reached."""
+        return self.chain[0]
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.site.path, self.site.span.line, self.site.span.column)
+
+
+def call_step(program: Program, edge: Edge) -> Step:
+    where = program.where(edge.caller)
+    name = edge.callee.rpartition(".")[2]
+    return Step(where.module.path, edge.call.span, f"calls `{name}()`")
+
+
+class LockGraph:
+    """Nodes are lock names; edge attribute ``evidence`` is a sorted list of ``Evidence``."""
+
+    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+        self.program = program
+        self.held = held
+        self.graph = nx.DiGraph()
+        direct: dict[str, dict[LockKey, Step]] = {}
+        for where in program.iter_functions():
+            found: dict[LockKey, Step] = {}
+            for acquire, locks in zip(where.function.acquires, held.acquired(where)):
+                if acquire.kind == "try-acquire":
+                    continue
+                for item in locks:
+                    found.setdefault((item.lock.name, item.exact), Step(
+                        where.module.path, acquire.span, f"acquires `{item.lock.name}`"))
+            if found:
+                direct[where.qualname] = found
+        self.acquires: Reach[LockKey] = Reach(
+            calls, direct, self._propagate, lambda e: call_step(program, e))
+        for where in program.iter_functions():
+            self._add_edges(where, calls)
+        for _, _, data in self.graph.edges(data=True):
+            data["evidence"].sort(key=Evidence.sort_key)
+
+    def _propagate(self, edge: Edge, key: LockKey) -> LockKey | None:
+        name, exact = key
+        lock = self.held.locks[name]
+        return (name, exact and (edge.via_self or not lock.per_instance))
+
+    def _outer(self, where: Where, index: int, item: Held) -> Step:
+        acquire = where.function.acquires[index]
+        return Step(where.module.path, acquire.span, f"holds `{item.lock.name}`")
+
+    def _add_edges(self, where: Where, calls: CallGraph) -> None:
+        fn = where.function
+        acquired = self.held.acquired(where)
+        for acquire, inner_locks in zip(fn.acquires, acquired):
+            if acquire.kind == "try-acquire" or not acquire.held:
+                continue
+            for index, outer in self.held.held_at(where, acquire.held):
+                for inner in inner_locks:
+                    step = Step(where.module.path, acquire.span, f"acquires `{inner.lock.name}`")
+                    same = outer.exact and inner.exact and (
+                        not inner.lock.per_instance
+                        or fn.acquires[index].lock == acquire.lock
+                    )
+                    self._add(outer, inner.lock.name, Evidence(
+                        self._outer(where, index, outer), (step,), same))
+        for edge in calls.out_edges.get(where.qualname, []):
+            if not edge.call.held:
+                continue
+            reached = self.acquires.reached(edge.callee)
+            if not reached:
+                continue
+            for index, outer in self.held.held_at(where, edge.call.held):
+                for key in reached:
+                    mapped = self._propagate(edge, key)
+                    if mapped is None:
+                        continue
+                    chain = (call_step(self.program, edge),
+                             *self.acquires.witness(edge.callee, key))
+                    same = outer.exact and mapped[1]
+                    self._add(outer, key[0], Evidence(
+                        self._outer(where, index, outer), chain, same))
+
+    def _add(self, outer: Held, inner: str, evidence: Evidence) -> None:
+        source = outer.lock.name
+        if self.graph.has_edge(source, inner):
+            self.graph[source][inner]["evidence"].append(evidence)
+        else:
+            self.graph.add_edge(source, inner, evidence=[evidence])
+
+    def evidence(self, source: str, target: str) -> list[Evidence]:
+        return self.graph[source][target]["evidence"]
+
+    def cycles(self) -> Iterator[list[str]]:
+        """Simple cycles of two or more locks, bounded per strongly connected component."""
+        graph = self.graph.copy()
+        graph.remove_edges_from(list(nx.selfloop_edges(graph)))
+        components = sorted(
+            (sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1),
+            key=lambda c: c[0],
+        )
+        for component in components:
+            sub = graph.subgraph(component)
+            found = 0
+            for cycle in nx.simple_cycles(sub, length_bound=MAX_CYCLE_LENGTH):
+                yield cycle
+                found += 1
+                if found >= MAX_CYCLES_PER_COMPONENT:
+                    break

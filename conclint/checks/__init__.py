@@ -1,0 +1,5 @@
+"""Stage 5: the rules. Each family module lists its checks as ``(codes, function)``."""
+
+from conclint.checks import deadlocks
+
+ALL_CHECKS = (*deadlocks.CHECKS,)

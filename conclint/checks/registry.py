@@ -1,0 +1,50 @@
+"""The rule catalogue in code: every code, its name, family, severity and default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAMILIES = {
+    "0": "the tool itself",
+    "1": "deadlocks and lock misuse",
+    "2": "thread, process and pool lifecycle",
+    "3": "shared state and data races",
+    "4": "asyncio",
+    "5": "ML frameworks",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    default: bool = True
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.code[2]]
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("CL001", "parse-error", "error", "a file could not be read, decoded or parsed"),
+        Rule("CL002", "internal-error", "error", "conclint failed on one file or rule"),
+        Rule("CL101", "lock-order-inversion", "error",
+             "two or more locks are acquired in opposite orders (a cycle in the lock graph)"),
+        Rule("CL102", "self-deadlock", "error",
+             "a non-reentrant lock is acquired again while already held"),
+        Rule("CL103", "acquire-without-release", "warning",
+             "`acquire()` whose `release()` is not guaranteed on every path"),
+        Rule("CL104", "blocking-call-under-lock", "warning",
+             "a call that can block indefinitely is made while holding a lock"),
+        Rule("CL105", "condition-wait-not-in-loop", "warning",
+             "`Condition.wait()` outside a predicate loop, or wait/notify without the lock"),
+        Rule("CL106", "useless-lock", "warning",
+             "a lock created where it is used protects nothing"),
+    )
+}
+
+BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES.values()}

@@ -1,0 +1,116 @@
+"""Plain, picklable facts about one module: the only output of the per-file extraction.
+
+Nothing here holds a syntax-tree node. Expressions are kept as *dotted text*
+(``self._lock``, ``threading.Lock()``, ``ctx.Process``): names and attributes joined
+by dots, a call written as ``()`` and a subscript as ``[]``. The whole-program phase
+resolves that text through the module's imports, the function's locals and the
+classes' attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A source range; lines and columns are 1-based, the end column is exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument of a call as the analyses need it."""
+
+    keyword: str | None
+    text: str | None  # dotted text of the value, None when it is not a name/attribute/call chain
+    kind: str  # "name" | "call" | "lambda" | "const" | "starred" | "other"
+    const: object = None  # the value of a literal int/float/str/bool/None
+    items: tuple[str | None, ...] = ()  # dotted text of the elements of a tuple/list literal
+
+
+@dataclass(slots=True)
+class Call:
+    """A call site. ``held`` lists indices into the function's ``acquires`` held here."""
+
+    callee: str  # dotted text, "" when the callee is not a dotted chain
+    span: Span
+    held: tuple[int, ...]
+    args: tuple[Arg, ...]
+    loop: str | None  # innermost enclosing loop in this function: "while" | "for" | None
+    awaited: bool = False
+    discarded: bool = False  # an expression statement: the result is dropped
+    target: str | None = None  # dotted text of the name/attribute the result is assigned to
+    in_test: bool = False  # part of an ``if``/``while`` test
+
+
+@dataclass(slots=True)
+class Acquire:
+    """A lock-like acquisition: a ``with`` item or an ``acquire()`` call."""
+
+    lock: str  # dotted text of the context expression / receiver
+    span: Span
+    held: tuple[int, ...]  # acquisitions already held (indices into the same list)
+    kind: str  # "with" | "async-with" | "acquire" | "try-acquire"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseIssue:
+    """An ``acquire()`` whose ``release()`` is not guaranteed (found by the flow check)."""
+
+    lock: str
+    span: Span
+    reason: str
+    related: Span | None = None
+
+
+@dataclass(slots=True)
+class Function:
+    """A function, method, lambda, or the module's top-level code (``<module>``)."""
+
+    qualname: str  # within the module: "Cache.get", "main.<locals>.worker", "f.<lambda:12>"
+    name: str
+    cls: str | None  # qualname of the class for methods
+    params: tuple[str, ...]
+    decorators: tuple[str, ...]
+    is_async: bool
+    span: Span
+    calls: list[Call] = field(default_factory=list)
+    acquires: list[Acquire] = field(default_factory=list)
+    locals: dict[str, str] = field(default_factory=dict)  # name -> dotted text of its value
+    local_spans: dict[str, Span] = field(default_factory=dict)
+    nested: dict[str, str] = field(default_factory=dict)  # local def name -> its qualname
+    escaping: set[str] = field(default_factory=set)  # call-bound locals used other than as a lock
+    leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
+    yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
+    release_issues: list[ReleaseIssue] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClassDef:
+    """A class: its bases and the values assigned to its attributes (class body or ``self.x``)."""
+
+    qualname: str
+    name: str
+    bases: tuple[str, ...]
+    span: Span
+    attrs: dict[str, str] = field(default_factory=dict)  # attribute -> dotted text of the value
+    attr_scope: dict[str, str] = field(default_factory=dict)  # attribute -> function qualname it was set in
+    attr_spans: dict[str, Span] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ModuleFacts:
+    """Everything the whole-program phase needs to know about one file."""
+
+    path: str
+    module: str
+    imports: dict[str, str] = field(default_factory=dict)  # local alias -> qualified name
+    globals: dict[str, str] = field(default_factory=dict)  # module-level name -> dotted value text
+    global_spans: dict[str, Span] = field(default_factory=dict)
+    functions: list[Function] = field(default_factory=list)
+    classes: list[ClassDef] = field(default_factory=list)

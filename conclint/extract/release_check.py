@@ -1,0 +1,161 @@
+"""Is every blocking ``X.acquire()`` statement followed by a guaranteed ``X.release()``?
+
+Runs only on functions that call ``acquire`` (the walker flags them), over the statement
+lists of one function body. Acceptable shapes: ``X.acquire()`` followed by ``try:`` whose
+``finally`` releases X; the acquire inside a ``try`` body whose ``finally`` releases X; a
+straight run to ``X.release()`` with nothing in between that can raise or leave. A function
+that never releases X is a lock wrapper (``__enter__``), not a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import libcst as cst
+
+from conclint.extract.facts import ReleaseIssue, Span
+from conclint.extract.text import dotted, literal
+
+SpanOf = Callable[[cst.CSTNode], Span]
+_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+
+
+def check_releases(body: cst.BaseSuite, span_of: SpanOf) -> list[ReleaseIssue]:
+    released = {r for r in _lock_calls(body, "release")}
+    issues: list[ReleaseIssue] = []
+    if released:
+        _check_block(_statements(body), frozenset(), released, span_of, issues)
+    return issues
+
+
+def _statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+    if isinstance(suite, cst.IndentedBlock):
+        return suite.body
+    return [cst.SimpleStatementLine(body=suite.body)] if isinstance(suite, cst.SimpleStatementSuite) else []
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under ``node`` that runs in the same function (nested scopes skipped)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(c for c in reversed(current.children) if not isinstance(c, _SCOPES))
+
+
+def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[str]:
+    for sub in _walk(node):
+        if (
+            isinstance(sub, cst.Call)
+            and isinstance(sub.func, cst.Attribute)
+            and sub.func.attr.value == method
+        ):
+            receiver = dotted(sub.func.value)
+            if receiver is not None:
+                yield receiver
+
+
+def _blocking_acquire(stmt: cst.BaseStatement) -> tuple[str, cst.Call] | None:
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return None
+    call = small.value
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "acquire"):
+        return None
+    for i, arg in enumerate(call.args):
+        key = arg.keyword.value if arg.keyword else None
+        if key == "timeout" or (key is None and i == 1):
+            return None
+        if key in ("blocking", None) and literal(arg.value) in (False, 0):
+            return None
+    receiver = dotted(call.func.value)
+    return (receiver, call) if receiver is not None else None
+
+
+def _finally_releases(stmt: cst.CSTNode) -> frozenset[str]:
+    if isinstance(stmt, (cst.Try, cst.TryStar)) and stmt.finalbody is not None:
+        return frozenset(_lock_calls(stmt.finalbody, "release"))
+    return frozenset()
+
+
+def _is_release_of(stmt: cst.BaseStatement, lock: str) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(
+            isinstance(s, cst.Expr) and lock in _lock_calls(s, "release") for s in stmt.body
+        )
+    return False
+
+
+def _check_block(
+    stmts: Sequence[cst.BaseStatement],
+    protected: frozenset[str],
+    released: set[str],
+    span_of: SpanOf,
+    issues: list[ReleaseIssue],
+) -> None:
+    for i, stmt in enumerate(stmts):
+        acquired = _blocking_acquire(stmt)
+        if acquired is not None:
+            lock, call = acquired
+            if lock in released and lock not in protected:
+                following = stmts[i + 1] if i + 1 < len(stmts) else None
+                if following is None or lock not in _finally_releases(following):
+                    issue = _diagnose(lock, call, stmts[i + 1:], span_of)
+                    if issue is not None:
+                        issues.append(issue)
+            continue
+        inner_protected = protected | _finally_releases(stmt)
+        for suite in _suites(stmt):
+            _check_block(_statements(suite), inner_protected, released, span_of, issues)
+
+
+def _suites(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
+    if isinstance(stmt, _SCOPES) or isinstance(stmt, cst.SimpleStatementLine):
+        return
+    for child in stmt.children:
+        if isinstance(child, cst.BaseSuite):
+            yield child
+        elif isinstance(child, (cst.If, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
+                                cst.Finally, cst.MatchCase)):
+            yield from _suites(child)
+    if isinstance(stmt, cst.Match):
+        for case in stmt.cases:
+            yield case.body
+
+
+def _diagnose(
+    lock: str, call: cst.Call, rest: Sequence[cst.BaseStatement], span_of: SpanOf
+) -> ReleaseIssue | None:
+    span = span_of(call)
+    for j, stmt in enumerate(rest):
+        if _is_release_of(stmt, lock) or lock in _finally_releases(stmt):
+            between = rest[:j]
+            for node in (n for s in between for n in _walk(s)):
+                if isinstance(node, _EXITS):
+                    keyword = type(node).__name__.lower()
+                    return ReleaseIssue(
+                        lock, span,
+                        f"`{keyword}` before `{lock}.release()` leaves the lock held",
+                        span_of(node),
+                    )
+            for node in (n for s in between for n in _walk(s)):
+                if isinstance(node, cst.Call):
+                    return ReleaseIssue(
+                        lock, span,
+                        f"an exception raised between `{lock}.acquire()` and `{lock}.release()` "
+                        "leaves the lock held; use `with` or try/finally",
+                        span_of(stmt),
+                    )
+            return None
+        if lock in _lock_calls(stmt, "release"):
+            return ReleaseIssue(
+                lock, span,
+                f"`{lock}.release()` is not reached on every path (it is inside a branch)",
+                span_of(stmt),
+            )
+    return ReleaseIssue(
+        lock, span, f"`{lock}.release()` does not follow on this path", None
+    )

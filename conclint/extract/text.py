@@ -1,0 +1,67 @@
+"""Dotted text of libcst expressions and literal values: the currency of the facts."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b().c[0]`` -> ``"a.b().c[]"``; None for anything that is not such a chain."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, cst.Name):
+            parts.append(node.value)
+            break
+        if isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+            node = node.value
+        elif isinstance(node, cst.Call):
+            parts.append("()")
+            node = node.func
+        elif isinstance(node, cst.Subscript):
+            parts.append("[]")
+            node = node.value
+        else:
+            return None
+    out = ""
+    for part in reversed(parts):
+        if part in ("()", "[]"):
+            out += part
+        elif out:
+            out += "." + part
+        else:
+            out = part
+    return out
+
+
+_NO_CONST = object()
+
+
+def literal(node: cst.BaseExpression) -> object:
+    """The value of a simple literal (int, float, str, True/False/None), else ``_NO_CONST``."""
+    if isinstance(node, cst.Integer):
+        try:
+            return int(node.value.replace("_", ""), 0)
+        except ValueError:
+            return _NO_CONST
+    if isinstance(node, cst.Float):
+        try:
+            return float(node.value.replace("_", ""))
+        except ValueError:
+            return _NO_CONST
+    if isinstance(node, cst.SimpleString):
+        try:
+            return node.evaluated_value
+        except Exception:  # noqa: BLE001 - odd prefixes/escapes: not a usable constant
+            return _NO_CONST
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal(node.expression)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner
+    return _NO_CONST
+
+
+def is_literal(value: object) -> bool:
+    return value is not _NO_CONST

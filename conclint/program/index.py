@@ -1,0 +1,358 @@
+"""Stage 3: every module's facts in one index, and name resolution across them.
+
+``Program.resolve`` turns dotted text seen in a function into a ``Value``: a module,
+an analysed function or class, an instance of a known type, an external API name, or a
+lock named by its creation site. It follows imports (any style, relative ones too),
+locals, closures, ``self``/``cls``, class attributes set in any method, base classes,
+and re-exports between analysed modules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from conclint.extract.facts import Call, ClassDef, Function, ModuleFacts
+from conclint.knowledge import (
+    BUILTINS, KNOWN_CLASSES, LOCK_FACTORIES, RETURNS, LockKind, canonical,
+)
+from conclint.program.values import (
+    BoundLock, Class, External, Func, Instance, LockId, Module, NewLock, Param, Value,
+)
+
+_SEGMENT = re.compile(r"\(\)|\[\]|[^.()\[\]]+")
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A function together with its module: the scope text is resolved in."""
+
+    module: ModuleFacts
+    function: Function
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module.module}.{self.function.qualname}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """What a call site calls: an analysed function and/or an external API name."""
+
+    function: str | None  # qualified name of an analysed function
+    external: str | None  # canonical external name ("time.sleep", "queue.Queue.get")
+    via_self: bool  # a method called on the caller's own ``self``
+    receiver: str  # dotted text of the receiver ("self._q"), "" for plain calls
+
+
+def split(text: str) -> list[str]:
+    """``"a.b().c"`` -> ``["a", "b", "()", "c"]``."""
+    return _SEGMENT.findall(text)
+
+
+class Program:
+    """All analysed modules, indexed for name resolution."""
+
+    def __init__(self, modules: Iterable[ModuleFacts]) -> None:
+        self.modules: dict[str, ModuleFacts] = {}
+        self.functions: dict[str, Where] = {}
+        self.classes: dict[str, tuple[ModuleFacts, ClassDef]] = {}
+        self._top_functions: dict[str, dict[str, Function]] = {}
+        self._top_classes: dict[str, dict[str, ClassDef]] = {}
+        self._assignments: dict[tuple[str, str], Call] = {}
+        self._memo: dict[tuple[str, str], Value | None] = {}
+        self._mro_memo: dict[str, list[str]] = {}
+        for facts in sorted(modules, key=lambda m: m.path):
+            name = facts.module
+            if name in self.modules:  # two files claim one module name: keep both
+                name = f"{name}@{facts.path}"
+                facts.module = name
+            self.modules[name] = facts
+            self._top_functions[name] = {}
+            self._top_classes[name] = {}
+            for fn in facts.functions:
+                where = Where(facts, fn)
+                self.functions[where.qualname] = where
+                if "." not in fn.qualname:
+                    self._top_functions[name][fn.qualname] = fn
+                for call in fn.calls:
+                    if call.target is not None:
+                        self._assignments.setdefault((where.qualname, call.target), call)
+            for cls in facts.classes:
+                self.classes[f"{name}.{cls.qualname}"] = (facts, cls)
+                if "." not in cls.qualname:
+                    self._top_classes[name][cls.qualname] = cls
+
+    # ------------------------------------------------------------- queries
+    def where(self, qualname: str) -> Where:
+        return self.functions[qualname]
+
+    def iter_functions(self) -> Iterator[Where]:
+        return iter(self.functions.values())
+
+    def mro(self, cls_qualname: str) -> list[str]:
+        """The analysed classes in ``cls``'s method resolution order (depth-first, deduplicated)."""
+        memo = self._mro_memo.get(cls_qualname)
+        if memo is not None:
+            return memo
+        self._mro_memo[cls_qualname] = [cls_qualname]  # guards against cyclic bases
+        order: list[str] = [cls_qualname]
+        entry = self.classes.get(cls_qualname)
+        if entry is not None:
+            module, cls = entry
+            top = self._module_scope(module)
+            for base in cls.bases:
+                value = self.resolve(top, base)
+                if isinstance(value, Class):
+                    for name in self.mro(value.qualname):
+                        if name not in order:
+                            order.append(name)
+        self._mro_memo[cls_qualname] = order
+        return order
+
+    def external_bases(self, cls_qualname: str) -> list[str]:
+        """Canonical names of the external classes ``cls`` derives from (``threading.Thread``)."""
+        names: list[str] = []
+        for name in self.mro(cls_qualname):
+            module, cls = self.classes[name]
+            top = self._module_scope(module)
+            for base in cls.bases:
+                value = self.resolve(top, base)
+                if isinstance(value, External):
+                    names.append(value.name)
+        return names
+
+    def method(self, cls_qualname: str, name: str, skip_own: bool = False) -> str | None:
+        """Qualified name of ``name`` looked up along the MRO."""
+        for owner in self.mro(cls_qualname)[1 if skip_own else 0:]:
+            candidate = f"{owner}.{name}"
+            if candidate in self.functions:
+                return candidate
+        return None
+
+    def assignment_call(self, scope_qualname: str, target: str) -> Call | None:
+        """The call whose result was assigned to ``target`` in that function."""
+        return self._assignments.get((scope_qualname, target))
+
+    # ---------------------------------------------------------- resolution
+    def resolve(self, where: Where, text: str) -> Value | None:
+        key = (where.qualname, text)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # a self-referential definition resolves to nothing
+        value = self._resolve(where, split(text), 0)
+        self._memo[key] = value
+        return value
+
+    def resolve_call(self, where: Where, call: Call) -> CallTarget:
+        text = call.callee
+        receiver = text.rpartition(".")[0] if "." in text else ""
+        fn = where.function
+        self_name = fn.params[0] if fn.cls is not None and fn.params else None
+        via_self = bool(self_name) and receiver == self_name
+        if text.startswith("super()."):
+            found = None
+            if fn.cls is not None:
+                found = self.method(f"{where.module.module}.{fn.cls}",
+                                    text[len("super()."):], skip_own=True)
+            return CallTarget(found, None, True, "super()")
+        value = self.resolve(where, text) if text else None
+        if isinstance(value, Func):
+            return CallTarget(value.qualname, None, via_self, receiver)
+        if isinstance(value, Class):
+            return CallTarget(self.method(value.qualname, "__init__"), None, False, receiver)
+        if isinstance(value, External):
+            return CallTarget(None, value.name, False, receiver)
+        if isinstance(value, Instance) and value.in_tree:
+            return CallTarget(self.method(value.type, "__call__"), None, False, receiver)
+        return CallTarget(None, None, via_self, receiver)
+
+    def _module_scope(self, module: ModuleFacts) -> Where:
+        return self.functions[f"{module.module}.<module>"]
+
+    def _resolve(self, where: Where, parts: list[str], depth: int) -> Value | None:
+        if not parts or depth > _MAX_DEPTH:
+            return None
+        value = self._head(where, parts[0], depth)
+        for part in parts[1:]:
+            if value is None:
+                return None
+            if part == "()":
+                value = self._called(where, value, depth)
+            elif part == "[]":
+                return None
+            else:
+                value = self._attribute(value, part, depth)
+        return value
+
+    def _head(self, where: Where, name: str, depth: int) -> Value | None:
+        fn, module = where.function, where.module
+        if name in fn.params:
+            index = fn.params.index(name)
+            if index == 0 and fn.cls is not None and "staticmethod" not in fn.decorators:
+                owner = f"{module.module}.{fn.cls}"
+                if "classmethod" in fn.decorators:
+                    return Class(owner)
+                return Instance(owner, in_tree=True, via_self=True)
+            return Param(where.qualname, index)
+        if name in fn.nested:
+            return Func(f"{module.module}.{fn.nested[name]}")
+        if name in fn.locals:
+            value = self._resolve(where, split(fn.locals[name]), depth + 1)
+            return self._bind(value, where, f"{where.qualname}.{name}",
+                              fn.local_spans[name].line, False, name)
+        outer = self._enclosing(where)
+        if outer is not None:
+            return self._head(outer, name, depth + 1)
+        return self._member(module, name, depth)
+
+    def _enclosing(self, where: Where) -> Where | None:
+        qualname = where.function.qualname
+        if qualname == "<module>":
+            return None
+        cut = max(qualname.rfind(".<locals>."), qualname.rfind(".<lambda"))
+        if cut < 0:
+            return self._module_scope(where.module)
+        return self.functions.get(f"{where.module.module}.{qualname[:cut]}")
+
+    def _member(self, module: ModuleFacts, name: str, depth: int) -> Value | None:
+        """A name at the top level of ``module``: a def, a class, a global, an import."""
+        mod = module.module
+        if name in self._top_functions[mod]:
+            return Func(f"{mod}.{name}")
+        if name in self._top_classes[mod]:
+            return Class(f"{mod}.{name}")
+        if name in module.globals:
+            top = self._module_scope(module)
+            value = self._resolve(top, split(module.globals[name]), depth + 1)
+            return self._bind(value, top, f"{mod}.{name}", module.global_spans[name].line,
+                              False, name)
+        if name in module.imports:
+            return self._qualified(module.imports[name], depth + 1)
+        submodule = f"{mod}.{name}"
+        if submodule in self.modules:
+            return Module(submodule)
+        if name in BUILTINS:
+            return External(f"builtins.{name}")
+        return None
+
+    def _qualified(self, name: str, depth: int) -> Value | None:
+        """A fully qualified name: inside the analysed modules when one is its prefix."""
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:cut])
+            if prefix in self.modules:
+                value: Value | None = Module(prefix)
+                for part in parts[cut:]:
+                    if value is None:
+                        return None
+                    value = self._attribute(value, part, depth + 1)
+                return value
+        return External(canonical(name))
+
+    def _attribute(self, value: Value, attr: str, depth: int) -> Value | None:
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(value, Module):
+            member = self._member(self.modules[value.name], attr, depth + 1)
+            if member is None and f"{value.name}.{attr}" in self.modules:
+                return Module(f"{value.name}.{attr}")
+            return member
+        if isinstance(value, (Class, Instance)) and (
+            isinstance(value, Class) or value.in_tree
+        ):
+            return self._class_attribute(value, attr, depth)
+        if isinstance(value, Instance):
+            return External(canonical(f"{value.type}.{attr}"))
+        if isinstance(value, External):
+            return External(canonical(f"{value.name}.{attr}"))
+        if isinstance(value, BoundLock):
+            return External(f"{value.lock.kind.factory}.{attr}")
+        if isinstance(value, NewLock):
+            return External(f"{value.kind.factory}.{attr}")
+        return None
+
+    def _class_attribute(self, value: Class | Instance, attr: str, depth: int) -> Value | None:
+        owner_name = value.qualname if isinstance(value, Class) else value.type
+        via_self = isinstance(value, Instance) and value.via_self
+        for owner in self.mro(owner_name):
+            method = f"{owner}.{attr}"
+            if method in self.functions:
+                return Func(method)
+            module, cls = self.classes[owner]
+            if attr in cls.attrs:
+                scope_name = f"{module.module}.{cls.attr_scope[attr]}"
+                scope = self.functions.get(scope_name)
+                if scope is None:
+                    return None
+                raw = self._resolve(scope, split(cls.attrs[attr]), depth + 1)
+                per_instance = cls.attr_scope[attr] != "<module>"
+                bound = self._bind(raw, scope, f"{owner}.{attr}", cls.attr_spans[attr].line,
+                                   per_instance, attr)
+                if isinstance(bound, BoundLock) and bound.lock.per_instance and not via_self:
+                    return BoundLock(bound.lock, exact=False)
+                if isinstance(bound, Instance) and bound.via_self:
+                    return Instance(bound.type, bound.in_tree)
+                return bound
+            nested = f"{owner}.{attr}"
+            if nested in self.classes:
+                return Class(nested)
+        return None
+
+    def _called(self, where: Where, value: Value, depth: int) -> Value | None:
+        if isinstance(value, Class):
+            return Instance(value.qualname, in_tree=True)
+        if isinstance(value, External):
+            name = value.name
+            kind = LOCK_FACTORIES.get(name)
+            if kind is not None:
+                return NewLock(kind, None)
+            if name in RETURNS:
+                target = RETURNS[name]
+                return External(target) if target == "multiprocessing" else Instance(target, False)
+            if name in KNOWN_CLASSES:
+                return Instance(name, in_tree=False)
+        return None
+
+    def _bind(
+        self, value: Value | None, scope: Where, lock_name: str, line: int,
+        per_instance: bool, target: str,
+    ) -> Value | None:
+        """A value bound to a name: a freshly created lock becomes a named ``LockId``."""
+        if not isinstance(value, NewLock):
+            if isinstance(value, Instance) and value.via_self:
+                return Instance(value.type, value.in_tree)
+            return value
+        count = None
+        creation = self.assignment_call(
+            scope.qualname,
+            target if not per_instance or scope.function.qualname == "<module>"
+            else f"{scope.function.params[0] if scope.function.params else 'self'}.{target}",
+        )
+        if creation is not None and creation.args:
+            first = creation.args[0]
+            if value.kind.condition and first.kind in ("name", "call") and first.text:
+                underlying = self.resolve(scope, first.text)
+                if isinstance(underlying, NewLock):
+                    value = NewLock(_condition_on(value.kind, underlying.kind), None)
+                elif isinstance(underlying, BoundLock):
+                    kind = LOCK_FACTORIES[value.kind.factory]
+                    inner = underlying.lock
+                    return BoundLock(
+                        LockId(inner.name, _condition_on(kind, inner.kind), inner.path,
+                               inner.line, inner.per_instance, inner.count),
+                        underlying.exact,
+                    )
+            if first.kind == "const" and isinstance(first.const, int):
+                count = first.const
+        if value.kind.counting and count is None and (creation is None or not creation.args):
+            count = 1
+        lock = LockId(lock_name, value.kind, scope.module.path, line, per_instance, count)
+        return BoundLock(lock, exact=True)
+
+
+def _condition_on(condition: LockKind, inner: LockKind) -> LockKind:
+    """A Condition built on an existing lock behaves like that lock when acquired."""
+    return LockKind(condition.factory, inner.reentrant, inner.family, condition=True)

@@ -1,0 +1,1 @@
+"""Stage 7: formatters. They take the final diagnostics and compute nothing."""

@@ -1,0 +1,40 @@
+"""Shared test helpers: run the pipeline in-process on files or snippets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conclint.config import enabled_codes
+from conclint.diagnostics import Diagnostic
+from conclint.discover import discover
+from conclint.engine import analyse
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+RULES_DIR = ROOT / "rules"
+EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9,\s]+)")
+ALL = enabled_codes(("ALL",), (), ())
+
+
+def lint_paths(*paths: str | Path, enabled: frozenset[str] = ALL) -> list[Diagnostic]:
+    files = discover([str(p) for p in paths])
+    return analyse(files, enabled).diagnostics
+
+
+def lint_source(tmp_path: Path, source: str, name: str = "snippet.py") -> list[Diagnostic]:
+    path = tmp_path / name
+    path.write_text(source, encoding="utf-8")
+    return lint_paths(path)
+
+
+def expected_markers(root: Path) -> set[tuple[str, int, str]]:
+    """Every ``# expect: CODE[, CODE]`` comment under ``root`` as (path, line, code)."""
+    found: set[tuple[str, int, str]] = set()
+    for path in sorted(root.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            match = EXPECT.search(line)
+            if match:
+                for code in re.findall(r"CL\d{3}", match.group(1)):
+                    found.add((str(path), number, code))
+    return found
