@@ -16,6 +16,26 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a finding's proof, located by ordinal (resolved when reported)."""
+
+    path: str
+    loc: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a check produces; becomes a ``Diagnostic`` once its locations are resolved."""
+
+    code: str
+    path: str
+    loc: int
+    message: str
+    related: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
     name: str

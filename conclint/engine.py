@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
-from conclint.checks.base import diagnostic
-from conclint.diagnostics import Diagnostic
+from conclint.checks.registry import RULES
+from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
-from conclint.extract import FileError, extract_file, on_big_stack
+from conclint.extract.facts import FileError
+from conclint.extract.cache import FactsCache
 from conclint.extract.facts import ModuleFacts, Span
+from conclint.extract.parallel import extract_files
+from conclint.locate import Locator
 from conclint.program.index import Program
+from conclint.timings import Timings
 
-Check = Callable[[Analyses], Iterable[Diagnostic]]
+Check = Callable[[Analyses], Iterable[Finding]]
 
 
 @dataclass
@@ -25,11 +29,11 @@ class Result:
     tracebacks: list[str] = field(default_factory=list)
 
 
-def extract_all(files: list[SourceFile]) -> list[ModuleFacts | FileError]:
-    def run() -> list[ModuleFacts | FileError]:
-        return [extract_file(f.path, f.module, f.is_package) for f in files]
-
-    return on_big_stack(run)
+def make_diagnostic(code: str, path: str, span: Span, message: str,
+                    related: tuple[Related, ...] = ()) -> Diagnostic:
+    rule = RULES[code]
+    return Diagnostic(code, rule.name, rule.severity, path, span.line, span.column,
+                      span.end_line, span.end_column, message, related)
 
 
 def file_error_diagnostic(error: FileError) -> Diagnostic:
@@ -39,40 +43,68 @@ def file_error_diagnostic(error: FileError) -> Diagnostic:
         f"cannot analyse this file: {error.message}" if code == "CL001"
         else f"internal error while analysing this file: {error.message}"
     )
-    return diagnostic(code, error.path, span, message)
+    return make_diagnostic(code, error.path, span, message)
+
+
+def locate(finding: Finding, locator: Locator) -> Diagnostic:
+    related = []
+    for step in finding.related:
+        span = locator.span(step.path, step.loc)
+        related.append(Related(step.path, span.line, span.column, step.message))
+    return make_diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
+                           finding.message, tuple(related))
 
 
 def run_checks(
-    analyses: Analyses, enabled: frozenset[str], checks: Iterable[tuple[tuple[str, ...], Check]]
-) -> Iterator[Diagnostic | tuple[str, str]]:
-    """Diagnostics of the enabled rules; a failing check yields (rule codes, traceback)."""
+    analyses: Analyses,
+    enabled: frozenset[str],
+    checks: Iterable[tuple[tuple[str, ...], Check]],
+    timings: Timings,
+) -> Iterator[Finding | tuple[str, str]]:
+    """Findings of the enabled rules; a failing check yields (rule codes, traceback)."""
     for codes, check in checks:
         if not enabled.intersection(codes):
             continue
         try:
-            found = list(check(analyses))
+            with timings.phase(f"check {'/'.join(codes)}"):
+                found = list(check(analyses))
         except Exception:  # noqa: BLE001 - one broken rule must not sink the run
             yield ", ".join(codes), traceback.format_exc()
             continue
-        yield from (d for d in found if d.code in enabled)
+        yield from (f for f in found if f.code in enabled)
 
 
-def analyse(files: list[SourceFile], enabled: frozenset[str]) -> Result:
-    extracted = extract_all(files)
+def analyse(
+    files: list[SourceFile],
+    enabled: frozenset[str],
+    jobs: int = 1,
+    cache: FactsCache | None = None,
+    timings: Timings | None = None,
+) -> Result:
+    timings = timings or Timings()
+    with timings.phase("extract"):
+        extracted = extract_files(files, jobs, cache)
+    if cache is not None:
+        timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
-    analyses = Analyses(Program(facts))
-    for item in run_checks(analyses, enabled, ALL_CHECKS):
-        if isinstance(item, Diagnostic):
-            diagnostics.append(item)
+    with timings.phase("program: index"):
+        analyses = Analyses(Program(facts), timings)
+    locator = Locator({f.path: (f.module, f.is_package) for f in files})
+    findings: list[Finding] = []
+    for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
+        if isinstance(item, Finding):
+            findings.append(item)
             continue
         codes, trace = item
         tracebacks.append(trace)
         where = files[0].path if files else "."
-        diagnostics.append(diagnostic(
+        diagnostics.append(make_diagnostic(
             "CL002", where, Span(1, 1, 1, 1),
             f"internal error in rule {codes}: {trace.strip().splitlines()[-1]} "
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
+    with timings.phase("locate findings"):
+        diagnostics.extend(locate(f, locator) for f in findings)
     return Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from conclint.analyses.calls import CallGraph
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import call_step
-from conclint.analyses.reach import Reach, Step
+from conclint.analyses.reach import Reach
+from conclint.diagnostics import Step
 from conclint.extract.facts import Call
 from conclint.knowledge import BLOCKING, Blocking
 from conclint.program.index import CallTarget, Program, Where
@@ -54,7 +55,7 @@ class BlockingCalls:
                 key = self.classify(where, call, target)
                 if key is not None:
                     sites.append((call, key))
-                    found.setdefault(key, Step(where.module.path, call.span, f"calls {key.what}"))
+                    found.setdefault(key, Step(where.module.path, call.loc, f"calls {key.what}"))
             if found:
                 direct[where.qualname] = found
                 self.sites[where.qualname] = sites

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from conclint.extract.facts import Call
 from conclint.knowledge import IMMEDIATE_CALLERS
 from conclint.program.index import CallTarget, Program, Where
@@ -28,7 +26,7 @@ class Edge:
 
 
 class CallGraph:
-    """Resolved call sites per function and the networkx graph over analysed functions."""
+    """Resolved call sites per function, with the edges in both directions."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -36,13 +34,11 @@ class CallGraph:
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
-        self.graph = nx.DiGraph()
         for where in program.iter_functions():
             self._add_function(where)
 
     def _add_function(self, where: Where) -> None:
         caller = where.qualname
-        self.graph.add_node(caller)
         resolved: list[tuple[Call, CallTarget]] = []
         edges: list[Edge] = []
         for call in where.function.calls:
@@ -66,7 +62,6 @@ class CallGraph:
         self.out_edges[caller] = edges
         for edge in edges:
             self.in_edges.setdefault(edge.callee, []).append(edge)
-            self.graph.add_edge(caller, edge.callee)
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from conclint.analyses.blocking import BlockingCalls
 from conclint.analyses.calls import CallGraph
@@ -10,30 +12,42 @@ from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
 from conclint.program.index import Program
+from conclint.timings import Timings
+
+T = TypeVar("T")
 
 
 class Analyses:
-    """Lazily built analyses over one ``Program``."""
+    """Lazily built analyses over one ``Program``; each build is timed for ``--profile``."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, timings: Timings | None = None) -> None:
         self.program = program
+        self.timings = timings or Timings()
+
+    def _timed(self, name: str, build: Callable[[], T]) -> T:
+        with self.timings.phase(f"analysis: {name}"):
+            return build()
 
     @cached_property
     def calls(self) -> CallGraph:
-        return CallGraph(self.program)
+        return self._timed("call graph", lambda: CallGraph(self.program))
 
     @cached_property
     def held(self) -> HeldLocks:
-        return HeldLocks(self.program, self.calls)
+        calls = self.calls
+        return self._timed("held locks", lambda: HeldLocks(self.program, calls))
 
     @cached_property
     def lock_graph(self) -> LockGraph:
-        return LockGraph(self.program, self.calls, self.held)
+        calls, held = self.calls, self.held
+        return self._timed("lock graph", lambda: LockGraph(self.program, calls, held))
 
     @cached_property
     def blocking(self) -> BlockingCalls:
-        return BlockingCalls(self.program, self.calls, self.held)
+        calls, held = self.calls, self.held
+        return self._timed("blocking calls", lambda: BlockingCalls(self.program, calls, held))
 
     @cached_property
     def entry_held(self) -> EntryHeld:
-        return EntryHeld(self.program, self.calls, self.held)
+        calls, held = self.calls, self.held
+        return self._timed("entry-held locks", lambda: EntryHeld(self.program, calls, held))

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.held import Held, HeldLocks
-from conclint.analyses.reach import Reach, Step
+from conclint.analyses.reach import Reach
+from conclint.diagnostics import Step
 from conclint.program.index import Program, Where
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_CYCLE_LENGTH = 6
 MAX_CYCLES_PER_COMPONENT = 50
@@ -37,23 +41,26 @@ class Evidence:
         """Where, in the function holding the outer lock, the inner one is reached."""
         return self.chain[0]
 
-    def sort_key(self) -> tuple[str, int, int]:
-        return (self.site.path, self.site.span.line, self.site.span.column)
+    def sort_key(self) -> tuple[str, int]:
+        return (self.site.path, self.site.loc)
 
 
 def call_step(program: Program, edge: Edge) -> Step:
     where = program.where(edge.caller)
     name = edge.callee.rpartition(".")[2]
-    return Step(where.module.path, edge.call.span, f"calls `{name}()`")
+    return Step(where.module.path, edge.call.loc, f"calls `{name}()`")
 
 
 class LockGraph:
-    """Nodes are lock names; edge attribute ``evidence`` is a sorted list of ``Evidence``."""
+    """Edges between lock names, each with its sorted list of ``Evidence``.
+
+    ``graph`` is the networkx view (built on first use, so a run without lock nesting never
+    imports networkx)."""
 
     def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
         self.program = program
         self.held = held
-        self.graph = nx.DiGraph()
+        self.edges: dict[tuple[str, str], list[Evidence]] = {}
         direct: dict[str, dict[LockKey, Step]] = {}
         for where in program.iter_functions():
             found: dict[LockKey, Step] = {}
@@ -62,15 +69,15 @@ class LockGraph:
                     continue
                 for item in locks:
                     found.setdefault((item.lock.name, item.exact), Step(
-                        where.module.path, acquire.span, f"acquires `{item.lock.name}`"))
+                        where.module.path, acquire.loc, f"acquires `{item.lock.name}`"))
             if found:
                 direct[where.qualname] = found
         self.acquires: Reach[LockKey] = Reach(
             calls, direct, self._propagate, lambda e: call_step(program, e))
         for where in program.iter_functions():
             self._add_edges(where, calls)
-        for _, _, data in self.graph.edges(data=True):
-            data["evidence"].sort(key=Evidence.sort_key)
+        for evidence in self.edges.values():
+            evidence.sort(key=Evidence.sort_key)
 
     def _propagate(self, edge: Edge, key: LockKey) -> LockKey | None:
         name, exact = key
@@ -79,7 +86,7 @@ class LockGraph:
 
     def _outer(self, where: Where, index: int, item: Held) -> Step:
         acquire = where.function.acquires[index]
-        return Step(where.module.path, acquire.span, f"holds `{item.lock.name}`")
+        return Step(where.module.path, acquire.loc, f"holds `{item.lock.name}`")
 
     def _add_edges(self, where: Where, calls: CallGraph) -> None:
         fn = where.function
@@ -89,7 +96,7 @@ class LockGraph:
                 continue
             for index, outer in self.held.held_at(where, acquire.held):
                 for inner in inner_locks:
-                    step = Step(where.module.path, acquire.span, f"acquires `{inner.lock.name}`")
+                    step = Step(where.module.path, acquire.loc, f"acquires `{inner.lock.name}`")
                     same = outer.exact and inner.exact and (
                         not inner.lock.per_instance
                         or fn.acquires[index].lock == acquire.lock
@@ -114,17 +121,29 @@ class LockGraph:
                         self._outer(where, index, outer), chain, same))
 
     def _add(self, outer: Held, inner: str, evidence: Evidence) -> None:
-        source = outer.lock.name
-        if self.graph.has_edge(source, inner):
-            self.graph[source][inner]["evidence"].append(evidence)
-        else:
-            self.graph.add_edge(source, inner, evidence=[evidence])
+        self.edges.setdefault((outer.lock.name, inner), []).append(evidence)
 
     def evidence(self, source: str, target: str) -> list[Evidence]:
-        return self.graph[source][target]["evidence"]
+        return self.edges[(source, target)]
+
+    def self_loops(self) -> list[str]:
+        return sorted(a for a, b in self.edges if a == b)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for (source, target), evidence in sorted(self.edges.items()):
+            graph.add_edge(source, target, evidence=evidence)
+        return graph
 
     def cycles(self) -> Iterator[list[str]]:
         """Simple cycles of two or more locks, bounded per strongly connected component."""
+        if all(a == b for a, b in self.edges):
+            return
+        import networkx as nx
+
         graph = self.graph.copy()
         graph.remove_edges_from(list(nx.selfloop_edges(graph)))
         components = sorted(

@@ -13,18 +13,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from conclint.analyses.calls import CallGraph, Edge
-from conclint.extract.facts import Span
+from conclint.diagnostics import Step
 
 K = TypeVar("K", bound=Hashable)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One located step of a witness: ``path:line:column: message``."""
-
-    path: str
-    span: Span
-    message: str
 
 
 @dataclass(frozen=True, slots=True)

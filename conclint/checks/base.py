@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conclint.analyses.reach import Step
-from conclint.checks.registry import RULES
-from conclint.diagnostics import Diagnostic, Related
-from conclint.extract.facts import Span
+from conclint.diagnostics import Finding, Step
 
 
-def diagnostic(
-    code: str, path: str, span: Span, message: str, related: Iterable[Step] = ()
-) -> Diagnostic:
-    rule = RULES[code]
-    return Diagnostic(
-        code=code,
-        name=rule.name,
-        severity=rule.severity,
-        path=path,
-        line=span.line,
-        column=span.column,
-        end_line=span.end_line,
-        end_column=span.end_column,
-        message=message,
-        related=tuple(
-            Related(s.path, s.span.line, s.span.column, s.message) for s in related
-        ),
-    )
+def finding(code: str, path: str, loc: int, message: str, related: Iterable[Step] = ()) -> Finding:
+    return Finding(code, path, loc, message, tuple(related))
 
 
 def short(lock_name: str) -> str:

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 
 from conclint.analyses.context import Analyses
 from conclint.analyses.lockgraph import Evidence
-from conclint.analyses.reach import Step
-from conclint.checks.base import diagnostic, short
-from conclint.diagnostics import Diagnostic
+from conclint.checks.base import finding, short
+from conclint.diagnostics import Finding, Step
 from conclint.program.values import BoundLock, LockId, NewLock
 
 _LOCKISH = ("lock", "mutex", "sem", "cond", "cv")
@@ -18,7 +17,7 @@ def _explain(evidence: Evidence) -> list[Step]:
     return [evidence.outer, *evidence.chain]
 
 
-def lock_order_inversion(analyses: Analyses) -> Iterator[Diagnostic]:
+def lock_order_inversion(analyses: Analyses) -> Iterator[Finding]:
     graph = analyses.lock_graph
     for cycle in graph.cycles():
         pairs = list(zip(cycle, cycle[1:] + cycle[:1]))
@@ -30,8 +29,8 @@ def lock_order_inversion(analyses: Analyses) -> Iterator[Diagnostic]:
         related: list[Step] = []
         for ev, _, _ in ordered:
             related.extend(_explain(ev))
-        yield diagnostic(
-            "CL101", evidence.site.path, evidence.site.span,
+        yield finding(
+            "CL101", evidence.site.path, evidence.site.loc,
             f"lock-order inversion: `{short(b)}` is acquired while holding `{short(a)}` here, "
             f"and elsewhere the opposite order is taken ({order}); threads running both paths "
             "can deadlock",
@@ -39,9 +38,9 @@ def lock_order_inversion(analyses: Analyses) -> Iterator[Diagnostic]:
         )
 
 
-def self_deadlock(analyses: Analyses) -> Iterator[Diagnostic]:
+def self_deadlock(analyses: Analyses) -> Iterator[Finding]:
     graph = analyses.lock_graph
-    for name in sorted(n for n in graph.graph.nodes if graph.graph.has_edge(n, n)):
+    for name in graph.self_loops():
         lock = analyses.held.locks[name]
         if lock.kind.reentrant or (lock.kind.counting and lock.count != 1):
             continue
@@ -50,12 +49,12 @@ def self_deadlock(analyses: Analyses) -> Iterator[Diagnostic]:
             if not evidence.same_object:
                 continue
             site = evidence.site
-            if (site.path, site.span.line) in reported:
+            if (site.path, site.loc) in reported:
                 continue
-            reported.add((site.path, site.span.line))
+            reported.add((site.path, site.loc))
             how = "directly" if len(evidence.chain) == 1 else "through a call chain"
-            yield diagnostic(
-                "CL102", site.path, site.span,
+            yield finding(
+                "CL102", site.path, site.loc,
                 f"self-deadlock: `{short(name)}` ({_kind(lock)}, not reentrant) is acquired "
                 f"again {how} while already held; the thread blocks on itself forever",
                 _explain(evidence),
@@ -66,7 +65,7 @@ def _kind(lock: LockId) -> str:
     return lock.kind.factory + ("()" if lock.count is None else f"({lock.count})")
 
 
-def acquire_without_release(analyses: Analyses) -> Iterator[Diagnostic]:
+def acquire_without_release(analyses: Analyses) -> Iterator[Finding]:
     program = analyses.program
     for where in program.iter_functions():
         for issue in where.function.release_issues:
@@ -78,17 +77,17 @@ def acquire_without_release(analyses: Analyses) -> Iterator[Diagnostic]:
             related = []
             if issue.related is not None:
                 related.append(Step(where.module.path, issue.related, "the release at issue"))
-            yield diagnostic(
-                "CL103", where.module.path, issue.span,
+            yield finding(
+                "CL103", where.module.path, issue.loc,
                 f"`{issue.lock}.acquire()` without a guaranteed release: {issue.reason}",
                 related,
             )
 
 
-def blocking_call_under_lock(analyses: Analyses) -> Iterator[Diagnostic]:
+def blocking_call_under_lock(analyses: Analyses) -> Iterator[Finding]:
     program, held, blocking = analyses.program, analyses.held, analyses.blocking
     for where in program.iter_functions():
-        seen: set[tuple[int, int]] = set()
+        seen: set[int] = set()
         direct = {id(call): key for call, key in blocking.sites.get(where.qualname, [])}
         callees: dict[int, list[str]] = {}
         for edge in analyses.calls.out_edges.get(where.qualname, []):
@@ -111,21 +110,21 @@ def blocking_call_under_lock(analyses: Analyses) -> Iterator[Diagnostic]:
                     candidates.append((reached, blocking.reach.witness(callee, reached)))
             for key, chain in candidates:
                 locks = [h for _, h in holding if h.lock.name != key.releases]
-                if not locks or (edge_call.span.line, edge_call.span.column) in seen:
+                if not locks or edge_call.loc in seen:
                     continue
-                seen.add((edge_call.span.line, edge_call.span.column))
+                seen.add(edge_call.loc)
                 index = next(i for i, h in holding if h is locks[0])
-                outer = Step(where.module.path, where.function.acquires[index].span,
+                outer = Step(where.module.path, where.function.acquires[index].loc,
                              f"`{short(locks[0].lock.name)}` acquired here")
                 via = "" if not chain else f" (reached through `{edge_call.callee}()`)"
                 steps = [outer]
                 if chain:
-                    steps.append(Step(where.module.path, edge_call.span,
+                    steps.append(Step(where.module.path, edge_call.loc,
                                       f"calls `{edge_call.callee}()`"))
                     steps.extend(chain)
                 names = ", ".join(f"`{short(h.lock.name)}`" for h in locks)
-                yield diagnostic(
-                    "CL104", where.module.path, edge_call.span,
+                yield finding(
+                    "CL104", where.module.path, edge_call.loc,
                     f"{key.what} can block indefinitely while holding {names}{via}; "
                     "every thread that needs the lock waits too",
                     steps,
@@ -133,7 +132,7 @@ def blocking_call_under_lock(analyses: Analyses) -> Iterator[Diagnostic]:
                 break
 
 
-def condition_misuse(analyses: Analyses) -> Iterator[Diagnostic]:
+def condition_misuse(analyses: Analyses) -> Iterator[Finding]:
     program, held = analyses.program, analyses.held
     for where in program.iter_functions():
         entry = analyses.entry_held.at_entry(where.qualname)
@@ -149,30 +148,30 @@ def condition_misuse(analyses: Analyses) -> Iterator[Diagnostic]:
             cond = value.lock.name
             holding = {h.lock.name for _, h in held.held_at(where, call.held)} | entry
             if cond not in holding:
-                yield diagnostic(
-                    "CL105", where.module.path, call.span,
+                yield finding(
+                    "CL105", where.module.path, call.loc,
                     f"`{target.receiver}.{method}()` is called without holding "
                     f"`{target.receiver}`; it raises RuntimeError (take it with "
                     f"`with {target.receiver}:` first)",
                 )
             elif method == "wait" and call.loop != "while":
-                yield diagnostic(
-                    "CL105", where.module.path, call.span,
+                yield finding(
+                    "CL105", where.module.path, call.loc,
                     f"`{target.receiver}.wait()` is not inside a `while` loop that re-checks "
                     "its predicate; a spurious or stolen wake-up proceeds with the condition "
                     f"false (use `{target.receiver}.wait_for(predicate)`)",
                 )
 
 
-def useless_lock(analyses: Analyses) -> Iterator[Diagnostic]:
+def useless_lock(analyses: Analyses) -> Iterator[Finding]:
     program = analyses.program
     for where in program.iter_functions():
         fn = where.function
         for acquire in fn.acquires:
             if acquire.kind in ("with", "async-with") and acquire.lock.endswith("()"):
                 if isinstance(program.resolve(where, acquire.lock), NewLock):
-                    yield diagnostic(
-                        "CL106", where.module.path, acquire.span,
+                    yield finding(
+                        "CL106", where.module.path, acquire.loc,
                         f"`{acquire.lock}` creates a new lock on every execution of this "
                         "`with`; no other thread can ever hold it, so it protects nothing",
                     )
@@ -182,8 +181,8 @@ def useless_lock(analyses: Analyses) -> Iterator[Diagnostic]:
         for name in sorted(used_as_lock & set(fn.locals) - fn.escaping):
             value = program.resolve(where, name)
             if isinstance(value, BoundLock) and value.lock.name == f"{where.qualname}.{name}":
-                yield diagnostic(
-                    "CL106", where.module.path, fn.local_spans[name],
+                yield finding(
+                    "CL106", where.module.path, fn.local_locs[name],
                     f"local lock `{name}` is created on every call of `{fn.name}()` and never "
                     "shared with another thread; it protects nothing",
                 )

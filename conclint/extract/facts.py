@@ -22,6 +22,12 @@ class Span:
     end_column: int
 
 
+# A location: the ordinal of a node in the walker's source-ordered, pre-order numbering.
+# Ordinals compare like source positions within a file; ``conclint.locate`` turns the few
+# that end up in a report into ``Span``s, so extraction never computes positions.
+Loc = int
+
+
 @dataclass(frozen=True, slots=True)
 class Arg:
     """One argument of a call as the analyses need it."""
@@ -38,7 +44,7 @@ class Call:
     """A call site. ``held`` lists indices into the function's ``acquires`` held here."""
 
     callee: str  # dotted text, "" when the callee is not a dotted chain
-    span: Span
+    loc: Loc
     held: tuple[int, ...]
     args: tuple[Arg, ...]
     loop: str | None  # innermost enclosing loop in this function: "while" | "for" | None
@@ -53,7 +59,7 @@ class Acquire:
     """A lock-like acquisition: a ``with`` item or an ``acquire()`` call."""
 
     lock: str  # dotted text of the context expression / receiver
-    span: Span
+    loc: Loc
     held: tuple[int, ...]  # acquisitions already held (indices into the same list)
     kind: str  # "with" | "async-with" | "acquire" | "try-acquire"
 
@@ -63,9 +69,9 @@ class ReleaseIssue:
     """An ``acquire()`` whose ``release()`` is not guaranteed (found by the flow check)."""
 
     lock: str
-    span: Span
+    loc: Loc
     reason: str
-    related: Span | None = None
+    related: Loc | None = None
 
 
 @dataclass(slots=True)
@@ -78,11 +84,11 @@ class Function:
     params: tuple[str, ...]
     decorators: tuple[str, ...]
     is_async: bool
-    span: Span
+    loc: Loc
     calls: list[Call] = field(default_factory=list)
     acquires: list[Acquire] = field(default_factory=list)
     locals: dict[str, str] = field(default_factory=dict)  # name -> dotted text of its value
-    local_spans: dict[str, Span] = field(default_factory=dict)
+    local_locs: dict[str, Loc] = field(default_factory=dict)
     nested: dict[str, str] = field(default_factory=dict)  # local def name -> its qualname
     escaping: set[str] = field(default_factory=set)  # call-bound locals used other than as a lock
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
@@ -97,10 +103,10 @@ class ClassDef:
     qualname: str
     name: str
     bases: tuple[str, ...]
-    span: Span
+    loc: Loc
     attrs: dict[str, str] = field(default_factory=dict)  # attribute -> dotted text of the value
     attr_scope: dict[str, str] = field(default_factory=dict)  # attribute -> function qualname it was set in
-    attr_spans: dict[str, Span] = field(default_factory=dict)
+    attr_locs: dict[str, Loc] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -109,8 +115,24 @@ class ModuleFacts:
 
     path: str
     module: str
+    is_package: bool = False
     imports: dict[str, str] = field(default_factory=dict)  # local alias -> qualified name
     globals: dict[str, str] = field(default_factory=dict)  # module-level name -> dotted value text
-    global_spans: dict[str, Span] = field(default_factory=dict)
+    global_locs: dict[str, Loc] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """Why a file yielded no facts: ``kind`` is "parse" (CL001) or "internal" (CL002)."""
+
+    path: str
+    kind: str
+    message: str
+    line: int = 1
+    column: int = 1
+    detail: str = ""  # a traceback, shown only under --verbose
+
+
+ExtractResult = ModuleFacts | FileError

@@ -13,19 +13,20 @@ from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
 
-from conclint.extract.facts import ReleaseIssue, Span
+from conclint.extract.facts import Loc, ReleaseIssue
 from conclint.extract.text import dotted, literal
 
-SpanOf = Callable[[cst.CSTNode], Span]
+LocOf = Callable[[cst.CSTNode], Loc]
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
 
 
-def check_releases(body: cst.BaseSuite, span_of: SpanOf) -> list[ReleaseIssue]:
+def check_releases(body: cst.BaseSuite, loc_of: LocOf) -> list[ReleaseIssue]:
+    """Issues for the blocking ``acquire()`` statements of one function body."""
     released = {r for r in _lock_calls(body, "release")}
     issues: list[ReleaseIssue] = []
     if released:
-        _check_block(_statements(body), frozenset(), released, span_of, issues)
+        _check_block(_statements(body), frozenset(), released, loc_of, issues)
     return issues
 
 
@@ -93,7 +94,7 @@ def _check_block(
     stmts: Sequence[cst.BaseStatement],
     protected: frozenset[str],
     released: set[str],
-    span_of: SpanOf,
+    loc_of: LocOf,
     issues: list[ReleaseIssue],
 ) -> None:
     for i, stmt in enumerate(stmts):
@@ -103,13 +104,13 @@ def _check_block(
             if lock in released and lock not in protected:
                 following = stmts[i + 1] if i + 1 < len(stmts) else None
                 if following is None or lock not in _finally_releases(following):
-                    issue = _diagnose(lock, call, stmts[i + 1:], span_of)
+                    issue = _diagnose(lock, call, stmts[i + 1:], loc_of)
                     if issue is not None:
                         issues.append(issue)
             continue
         inner_protected = protected | _finally_releases(stmt)
         for suite in _suites(stmt):
-            _check_block(_statements(suite), inner_protected, released, span_of, issues)
+            _check_block(_statements(suite), inner_protected, released, loc_of, issues)
 
 
 def _suites(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
@@ -127,9 +128,13 @@ def _suites(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
 
 
 def _diagnose(
-    lock: str, call: cst.Call, rest: Sequence[cst.BaseStatement], span_of: SpanOf
+    lock: str, call: cst.Call, rest: Sequence[cst.BaseStatement], loc_of: LocOf
 ) -> ReleaseIssue | None:
-    span = span_of(call)
+    loc = loc_of(call)
+
+    def where(node: cst.CSTNode) -> Loc:
+        return loc_of(node.body[0] if isinstance(node, cst.SimpleStatementLine) else node)
+
     for j, stmt in enumerate(rest):
         if _is_release_of(stmt, lock) or lock in _finally_releases(stmt):
             between = rest[:j]
@@ -137,25 +142,25 @@ def _diagnose(
                 if isinstance(node, _EXITS):
                     keyword = type(node).__name__.lower()
                     return ReleaseIssue(
-                        lock, span,
+                        lock, loc,
                         f"`{keyword}` before `{lock}.release()` leaves the lock held",
-                        span_of(node),
+                        where(node),
                     )
             for node in (n for s in between for n in _walk(s)):
                 if isinstance(node, cst.Call):
                     return ReleaseIssue(
-                        lock, span,
+                        lock, loc,
                         f"an exception raised between `{lock}.acquire()` and `{lock}.release()` "
                         "leaves the lock held; use `with` or try/finally",
-                        span_of(stmt),
+                        where(stmt),
                     )
             return None
         if lock in _lock_calls(stmt, "release"):
             return ReleaseIssue(
-                lock, span,
+                lock, loc,
                 f"`{lock}.release()` is not reached on every path (it is inside a branch)",
-                span_of(stmt),
+                where(stmt),
             )
     return ReleaseIssue(
-        lock, span, f"`{lock}.release()` does not follow on this path", None
+        lock, loc, f"`{lock}.release()` does not follow on this path", None
     )

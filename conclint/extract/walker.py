@@ -4,6 +4,11 @@ The walk follows statements in order and keeps, per function, the list of lock-l
 acquisitions currently held (``with`` items and ``acquire()`` calls), so every call and
 acquisition records what is held there. Whether a ``with`` item really is a lock is
 decided later, by the whole-program phase; here everything is syntax.
+
+This is the hot path of a cold run, so expressions are walked by explicit dispatch on
+node type (libcst's generic ``children`` is a visitor run and costs as much as the parse),
+and no positions are computed: every recorded node gets an ordinal in source pre-order
+(``Loc``), and ``conclint.locate`` maps the few reported ones back to lines and columns.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, ModuleFacts, Span
+from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, Loc, ModuleFacts
 from conclint.extract.release_check import check_releases
 from conclint.extract.text import dotted, is_literal, literal
 
-SpanOf = Callable[[cst.CSTNode], Span]
+# Called with each numbered node, in ordinal order (used only to locate reported nodes).
+OnNumber = Callable[[cst.CSTNode], None]
 
-_TRY_ACQUIRE_KEYWORDS = ("blocking", "timeout")
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
+                           "notify_all"})
+_ATOMS = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
 
 
 @dataclass
@@ -43,28 +50,65 @@ def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
     return [i for i in first if all(i in other for other in live[1:])]
 
 
+def _is_try_acquire(call: cst.Call) -> bool:
+    """``acquire(False)``, ``acquire(blocking=False)``, ``acquire(timeout=...)``."""
+    for i, arg in enumerate(call.args):
+        key = arg.keyword.value if arg.keyword else None
+        if key == "timeout" or (key is None and i == 1):
+            return True
+        if key in ("blocking", None) and literal(arg.value) in (False, 0):
+            return True
+    return False
+
+
+def _lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
+    """``X.method(...)`` with a dotted receiver X."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == method
+    ):
+        receiver = dotted(node.func.value)
+        if receiver is not None:
+            return receiver, node
+    return None
+
+
 class ModuleWalker:
     """Builds the facts of one module; ``walk`` is the entry point."""
 
-    def __init__(self, path: str, module: str, is_package: bool, span_of: SpanOf) -> None:
-        self.facts = ModuleFacts(path=path, module=module)
+    def __init__(
+        self, path: str, module: str, is_package: bool, on_number: OnNumber | None = None
+    ) -> None:
+        self.facts = ModuleFacts(path=path, module=module, is_package=is_package)
         self._package = module if is_package else module.rpartition(".")[0]
-        self._span = span_of
+        self._on_number = on_number
+        self._count = 0
+        self._locs: dict[int, Loc] = {}
         self._scopes: list[_Scope] = []
         self._classes: list[tuple[ClassDef, int]] = []  # with the scope depth of its body
         self._class_by_name: dict[str, ClassDef] = {}
 
     # ----------------------------------------------------------------- entry
     def walk(self, module: cst.Module) -> ModuleFacts:
-        top = Function(
-            qualname="<module>", name="<module>", cls=None, params=(), decorators=(),
-            is_async=False, span=Span(1, 1, 1, 1),
-        )
+        top = Function(qualname="<module>", name="<module>", cls=None, params=(),
+                       decorators=(), is_async=False, loc=0)
         self.facts.functions.append(top)
         self._scopes.append(_Scope(top))
         self._block(module.body)
         self._scopes.pop()
         return self.facts
+
+    def _number(self, node: cst.CSTNode) -> Loc:
+        """Give ``node`` the next ordinal (nodes are numbered once, in source pre-order)."""
+        self._count += 1
+        self._locs[id(node)] = self._count
+        if self._on_number is not None:
+            self._on_number(node)
+        return self._count
+
+    def loc_of(self, node: cst.CSTNode) -> Loc:
+        return self._locs.get(id(node), 0)
 
     @property
     def _scope(self) -> _Scope:
@@ -93,21 +137,25 @@ class ModuleWalker:
 
     def _small(self, node: cst.BaseSmallStatement) -> bool:
         scope = self._scope
+        loc = self._number(node)
         if isinstance(node, cst.Expr):
             self._expression_statement(node.value)
         elif isinstance(node, cst.Assign):
-            self._expr(node.value, target=self._single_target(node.targets))
             for target in node.targets:
                 self._store(target.target)
-                self._bind(target.target, node.value)
+            self._expr(node.value, target=dotted(node.targets[0].target)
+                       if len(node.targets) == 1 else None)
+            for target in node.targets:
+                self._bind(target.target, node.value, loc)
         elif isinstance(node, cst.AnnAssign):
+            self._store(node.target)
+            self._expr(node.annotation.annotation)
             if node.value is not None:
                 self._expr(node.value, target=dotted(node.target))
-                self._bind(node.target, node.value)
-            self._store(node.target)
+                self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
-            self._expr(node.value)
             self._expr(node.target)
+            self._expr(node.value)
         elif isinstance(node, cst.Return):
             if node.value is not None:
                 self._expr(node.value)
@@ -116,6 +164,8 @@ class ModuleWalker:
         elif isinstance(node, cst.Raise):
             if node.exc is not None:
                 self._expr(node.exc)
+            if node.cause is not None:
+                self._expr(node.cause.item)
             return False
         elif isinstance(node, (cst.Break, cst.Continue)):
             return False
@@ -123,10 +173,12 @@ class ModuleWalker:
             self._import(node)
         elif isinstance(node, cst.ImportFrom):
             self._import_from(node)
-        elif isinstance(node, (cst.Del, cst.Assert)):
-            for child in node.children:
-                if isinstance(child, cst.BaseExpression):
-                    self._expr(child)
+        elif isinstance(node, cst.Assert):
+            self._expr(node.test)
+            if node.msg is not None:
+                self._expr(node.msg)
+        elif isinstance(node, cst.Del):
+            self._expr(node.target)
         return True
 
     def _store(self, target: cst.BaseExpression) -> None:
@@ -134,45 +186,24 @@ class ModuleWalker:
         if not isinstance(target, cst.Name):
             self._expr(target)
 
-    def _single_target(self, targets: Sequence[cst.AssignTarget]) -> str | None:
-        return dotted(targets[0].target) if len(targets) == 1 else None
-
     def _expression_statement(self, value: cst.BaseExpression) -> None:
-        scope = self._scope
         call = value.expression if isinstance(value, cst.Await) else value
-        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
-            receiver = dotted(call.func.value)
-            method = call.func.attr.value
-            if receiver is not None and method == "acquire":
-                self._expr(value, discarded=True)
-                scope.has_acquire_call = True
-                kind = "try-acquire" if self._is_try_acquire(call) else "acquire"
-                self._push_acquire(receiver, call, kind)
-                return
-            if receiver is not None and method == "release":
-                self._expr(value, discarded=True)
-                self._release(receiver)
-                return
+        acquired = _lock_method_call(call, "acquire")
+        if acquired is not None:
+            self._expr(value, discarded=True)
+            self._scope.has_acquire_call = True
+            kind = "try-acquire" if _is_try_acquire(acquired[1]) else "acquire"
+            self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
+            return
+        released = _lock_method_call(call, "release")
         self._expr(value, discarded=True)
+        if released is not None:
+            self._release(released[0])
 
-    @staticmethod
-    def _is_try_acquire(call: cst.Call) -> bool:
-        for i, arg in enumerate(call.args):
-            key = arg.keyword.value if arg.keyword else None
-            if key == "timeout" or (key is None and i == 1):
-                return True
-            if key in ("blocking", None) and literal(arg.value) is False:
-                return True
-            if key in ("blocking", None) and literal(arg.value) == 0:
-                return True
-        return False
-
-    def _push_acquire(self, lock: str, node: cst.CSTNode, kind: str) -> int:
+    def _push_acquire(self, lock: str, loc: Loc, kind: str) -> int:
         scope = self._scope
         index = len(scope.fn.acquires)
-        scope.fn.acquires.append(
-            Acquire(lock=lock, span=self._span(node), held=tuple(scope.held), kind=kind)
-        )
+        scope.fn.acquires.append(Acquire(lock=lock, loc=loc, held=tuple(scope.held), kind=kind))
         scope.held.append(index)
         return index
 
@@ -184,6 +215,7 @@ class ModuleWalker:
                 return
 
     def _compound(self, node: cst.CSTNode) -> bool:
+        self._number(node)
         if isinstance(node, cst.FunctionDef):
             self._function(node)
             return True
@@ -199,16 +231,7 @@ class ModuleWalker:
         if isinstance(node, (cst.Try, cst.TryStar)):
             return self._try(node)
         if isinstance(node, cst.Match):
-            self._expr(node.subject)
-            ends = []
-            for case in node.cases:
-                saved = list(self._scope.held)
-                if case.guard is not None:
-                    self._expr(case.guard)
-                ends.append(list(self._scope.held) if self._block(case.body) else None)
-                self._scope.held = saved
-            ends.append(list(self._scope.held))
-            return self._join(ends)
+            return self._match(node)
         return True
 
     def _join(self, ends: Sequence[list[int] | None]) -> bool:
@@ -218,44 +241,33 @@ class ModuleWalker:
         self._scope.held = after
         return True
 
+    def _branch(self, body: cst.BaseSuite, start: list[int]) -> list[int] | None:
+        self._scope.held = list(start)
+        return list(self._scope.held) if self._block(body) else None
+
     def _if(self, node: cst.If) -> bool:
         scope = self._scope
         before = list(scope.held)
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
-        probe = test.expression if negated else test
-        locked = self._test_try_acquire(probe)
+        locked = _lock_method_call(test.expression if negated else test, "acquire")
         self._expr(test, in_test=True)
+        body_start = else_start = before
         if locked is not None:
-            index = self._push_acquire(locked[0], locked[1], "try-acquire")
-            scope.held = list(before)
+            scope.has_acquire_call = True
+            index = self._push_acquire(locked[0], self.loc_of(locked[1]), "try-acquire")
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
-        else:
-            body_start = else_start = before
-        scope.held = list(body_start)
-        body_end = list(scope.held) if self._block(node.body) else None
+        body_end = self._branch(node.body, body_start)
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
         elif isinstance(node.orelse, cst.If):
+            self._number(node.orelse)
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
-            else_end = list(scope.held) if self._block(node.orelse.body) else None
+            else_end = self._branch(node.orelse.body, else_start)
         return self._join([body_end, else_end])
-
-    def _test_try_acquire(self, test: cst.BaseExpression) -> tuple[str, cst.Call] | None:
-        """``if lock.acquire(blocking=False):`` holds the lock in the body."""
-        if (
-            isinstance(test, cst.Call)
-            and isinstance(test.func, cst.Attribute)
-            and test.func.attr.value == "acquire"
-        ):
-            receiver = dotted(test.func.value)
-            if receiver is not None:
-                self._scope.has_acquire_call = True
-                return receiver, test
-        return None
 
     def _loop(self, node: cst.While | cst.For) -> bool:
         scope = self._scope
@@ -263,8 +275,8 @@ class ModuleWalker:
             self._expr(node.test, in_test=True)
             scope.loops.append("while")
         else:
+            self._store(node.target)
             self._expr(node.iter)
-            self._expr(node.target)
             scope.loops.append("for")
         before = list(scope.held)
         self._block(node.body)
@@ -272,7 +284,7 @@ class ModuleWalker:
         scope.held = before
         if node.orelse is not None:
             self._block(node.orelse.body)
-            scope.held = before
+            scope.held = list(before)
         return True
 
     def _with(self, node: cst.With) -> bool:
@@ -280,15 +292,17 @@ class ModuleWalker:
         before = list(scope.held)
         kind = "async-with" if node.asynchronous is not None else "with"
         for item in node.items:
+            loc = self._number(item.item)
             if isinstance(item.item, cst.Name):
                 self._name_use(item.item.value, lock_use=True)
             else:
                 self._expr(item.item)
             if item.asname is not None:
-                self._bind(item.asname.name, item.item)
+                self._store(item.asname.name)
+                self._bind(item.asname.name, item.item, loc)
             text = dotted(item.item)
             if text is not None:
-                self._push_acquire(text, item.item, kind)
+                self._push_acquire(text, loc, kind)
         falls_through = self._block(node.body)
         scope.held = before
         return falls_through
@@ -296,11 +310,10 @@ class ModuleWalker:
     def _try(self, node: cst.Try | cst.TryStar) -> bool:
         scope = self._scope
         before = list(scope.held)
-        ends: list[list[int] | None] = []
         body_ok = self._block(node.body)
         if body_ok and node.orelse is not None:
             body_ok = self._block(node.orelse.body)
-        ends.append(list(scope.held) if body_ok else None)
+        ends: list[list[int] | None] = [list(scope.held) if body_ok else None]
         for handler in node.handlers:
             scope.held = list(before)
             if handler.type is not None:
@@ -308,38 +321,50 @@ class ModuleWalker:
             ends.append(list(scope.held) if self._block(handler.body) else None)
         after = _held_after(ends)
         if node.finalbody is not None:
-            scope.held = list(after if after is not None else before)
-            if not self._block(node.finalbody.body):
+            start = after if after is not None else before
+            scope.held = list(start)
+            if not self._block(node.finalbody.body) or after is None:
                 return False
-            if after is None:
-                return False
-            # Releases in ``finally`` apply to whatever the body left held.
-            released = [i for i in (after or []) if i not in scope.held and i not in before]
-            after = [i for i in scope.held if i not in released]
+            after = [i for i in start if i in scope.held]
         if after is None:
             return False
         scope.held = after
         return True
 
+    def _match(self, node: cst.Match) -> bool:
+        self._expr(node.subject)
+        before = list(self._scope.held)
+        ends: list[list[int] | None] = []
+        for case in node.cases:
+            self._scope.held = list(before)
+            if case.guard is not None:
+                self._expr(case.guard)
+            ends.append(self._branch(case.body, before))
+        ends.append(before)
+        return self._join(ends)
+
     # ----------------------------------------------------------- definitions
+    def _in_class_body(self) -> bool:
+        return bool(self._classes) and self._classes[-1][1] == len(self._scopes)
+
     def _function(self, node: cst.FunctionDef) -> None:
         outer = self._scope
         for decorator in node.decorators:
             self._expr(decorator.decorator)
         params = node.params
-        names = [p.name.value for p in (*params.posonly_params, *params.params)]
+        plain = (*params.posonly_params, *params.params)
+        names = [p.name.value for p in plain]
         if isinstance(params.star_arg, cst.Param):
             names.append(params.star_arg.name.value)
         names.extend(p.name.value for p in params.kwonly_params)
         if params.star_kwarg is not None:
             names.append(params.star_kwarg.name.value)
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.default is not None:
-                self._expr(param.default)
+        self._parameters(params)
+        if node.returns is not None:
+            self._expr(node.returns.annotation)
         in_class = self._in_class_body()
         if in_class:
-            cls = self._classes[-1][0]
-            qualname = f"{cls.qualname}.{node.name.value}"
+            qualname = f"{self._classes[-1][0].qualname}.{node.name.value}"
         elif len(self._scopes) > 1:
             qualname = f"{outer.fn.qualname}.<locals>.{node.name.value}"
             outer.fn.nested[node.name.value] = qualname
@@ -352,9 +377,19 @@ class ModuleWalker:
             params=tuple(names),
             decorators=tuple(d for d in (dotted(x.decorator) for x in node.decorators) if d),
             is_async=node.asynchronous is not None,
-            span=self._span(node.name),
+            loc=self.loc_of(node),
         )
         self._enter(fn, node.body)
+
+    def _parameters(self, params: cst.Parameters) -> None:
+        star = params.star_arg if isinstance(params.star_arg, cst.Param) else None
+        every = (*params.posonly_params, *params.params, *([star] if star else []),
+                 *params.kwonly_params, *([params.star_kwarg] if params.star_kwarg else []))
+        for param in every:
+            if param.annotation is not None:
+                self._expr(param.annotation.annotation)
+            if param.default is not None:
+                self._expr(param.default)
 
     def _enter(self, fn: Function, body: cst.BaseSuite | cst.BaseExpression) -> None:
         self.facts.functions.append(fn)
@@ -365,22 +400,23 @@ class ModuleWalker:
             falls_through = True
         else:
             falls_through = self._block(body)
-        ends = list(scope.returns_held)
+        ends = [list(e) for e in scope.returns_held]
         if falls_through:
-            ends.append(tuple(scope.held))
-        manual = [
-            i for i in (_held_after([list(e) for e in ends]) or [])
+            ends.append(list(scope.held))
+        fn.leaves_held = tuple(
+            i for i in (_held_after(ends) or [])
             if fn.acquires[i].kind in ("acquire", "try-acquire")
-        ]
-        fn.leaves_held = tuple(manual)
+        )
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
-            fn.release_issues = check_releases(body, self._span)
+            fn.release_issues = check_releases(body, self.loc_of)
         self._scopes.pop()
 
     def _class(self, node: cst.ClassDef) -> None:
         for decorator in node.decorators:
             self._expr(decorator.decorator)
         for arg in node.bases:
+            self._expr(arg.value)
+        for arg in node.keywords:
             self._expr(arg.value)
         if self._in_class_body():
             prefix = f"{self._classes[-1][0].qualname}."
@@ -392,7 +428,7 @@ class ModuleWalker:
             qualname=prefix + node.name.value,
             name=node.name.value,
             bases=tuple(b for b in (dotted(a.value) for a in node.bases if a.keyword is None) if b),
-            span=self._span(node.name),
+            loc=self.loc_of(node),
         )
         self.facts.classes.append(cls)
         self._class_by_name[cls.qualname] = cls
@@ -401,8 +437,12 @@ class ModuleWalker:
         self._classes.pop()
 
     # ----------------------------------------------------------- bindings
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        text = self._lambda_name(value) if isinstance(value, cst.Lambda) else dotted(value)
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, loc: Loc) -> None:
+        """Remember what a name or ``self`` attribute was assigned (dotted text)."""
+        if isinstance(value, cst.Lambda):
+            text: str | None = self._lambda_name(value)
+        else:
+            text = dotted(value)
         if text is None:
             return
         scope = self._scope
@@ -411,29 +451,22 @@ class ModuleWalker:
             if self._in_class_body():
                 cls = self._classes[-1][0]
                 cls.attrs.setdefault(name, text)
-                cls.attr_spans.setdefault(name, self._span(target))
+                cls.attr_locs.setdefault(name, loc)
                 cls.attr_scope.setdefault(name, scope.fn.qualname)
             elif len(self._scopes) == 1:
                 self.facts.globals.setdefault(name, text)
-                self.facts.global_spans.setdefault(name, self._span(target))
+                self.facts.global_locs.setdefault(name, loc)
             else:
                 scope.fn.locals[name] = text
-                scope.fn.local_spans.setdefault(name, self._span(target))
+                scope.fn.local_locs.setdefault(name, loc)
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             fn = scope.fn
-            owner = self._method_owner()
+            owner = self._class_by_name.get(fn.cls) if fn.cls is not None else None
             if owner is not None and fn.params and target.value.value == fn.params[0]:
                 attr = target.attr.value
                 owner.attrs.setdefault(attr, text)
                 owner.attr_scope.setdefault(attr, fn.qualname)
-                owner.attr_spans.setdefault(attr, self._span(target))
-
-    def _in_class_body(self) -> bool:
-        return bool(self._classes) and self._classes[-1][1] == len(self._scopes)
-
-    def _method_owner(self) -> ClassDef | None:
-        cls = self._scope.fn.cls
-        return self._class_by_name.get(cls) if cls is not None else None
+                owner.attr_locs.setdefault(attr, loc)
 
     def _import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -467,37 +500,103 @@ class ModuleWalker:
     # ----------------------------------------------------------- expressions
     def _expr(
         self,
-        node: cst.CSTNode,
+        node: cst.BaseExpression,
         *,
         discarded: bool = False,
         target: str | None = None,
         in_test: bool = False,
         awaited: bool = False,
     ) -> None:
+        """Walk an expression in source order, recording calls (explicit dispatch)."""
+        if isinstance(node, _ATOMS):
+            if isinstance(node, cst.Name):
+                self._name_use(node.value)
+            return
         if isinstance(node, cst.Call):
             self._call(node, discarded, target, in_test, awaited)
+        elif isinstance(node, cst.Attribute):
+            self._expr(node.value, in_test=in_test)
         elif isinstance(node, cst.Await):
             self._expr(node.expression, discarded=discarded, target=target, awaited=True)
-        elif isinstance(node, cst.Name):
-            self._name_use(node.value)
+        elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            self._expr(node.left, in_test=in_test)
+            self._expr(node.right, in_test=in_test)
+        elif isinstance(node, cst.Comparison):
+            self._expr(node.left, in_test=in_test)
+            for comparison in node.comparisons:
+                self._expr(comparison.comparator, in_test=in_test)
+        elif isinstance(node, cst.UnaryOperation):
+            self._expr(node.expression, in_test=in_test)
+        elif isinstance(node, cst.Subscript):
+            self._expr(node.value, in_test=in_test)
+            for element in node.slice:
+                self._slice(element.slice, in_test)
+        elif isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            for element in node.elements:
+                self._expr(element.value, in_test=in_test)
+        elif isinstance(node, cst.Dict):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    self._expr(element.key, in_test=in_test)
+                self._expr(element.value, in_test=in_test)
         elif isinstance(node, cst.Lambda):
             self._lambda(node)
-        elif isinstance(node, _COMPREHENSIONS):
-            self._scope.loops.append("for")
-            for child in node.children:
-                self._expr(child, in_test=in_test)
-            self._scope.loops.pop()
-        elif isinstance(node, cst.Yield):
-            scope = self._scope
-            if not scope.fn.yield_held and scope.held:
-                scope.fn.yield_held = tuple(scope.held)
-            if node.value is not None:
-                self._expr(node.value)
-        elif isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary)):
-            return
+        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            self._comprehension(node, in_test)
+        elif isinstance(node, cst.IfExp):
+            self._expr(node.body, in_test=in_test)
+            self._expr(node.test, in_test=in_test)
+            self._expr(node.orelse, in_test=in_test)
+        elif isinstance(node, (cst.Yield, cst.From)):
+            self._yield(node)
+        elif isinstance(node, cst.NamedExpr):
+            self._expr(node.value, in_test=in_test)
+        elif isinstance(node, cst.StarredElement):
+            self._expr(node.value, in_test=in_test)
+        elif isinstance(node, cst.FormattedString):
+            for part in node.parts:
+                if isinstance(part, cst.FormattedStringExpression):
+                    self._expr(part.expression, in_test=in_test)
+        elif isinstance(node, cst.ConcatenatedString):
+            self._expr(node.left, in_test=in_test)
+            self._expr(node.right, in_test=in_test)
+
+    def _slice(self, node: cst.BaseSlice, in_test: bool) -> None:
+        if isinstance(node, cst.Index):
+            self._expr(node.value, in_test=in_test)
+        elif isinstance(node, cst.Slice):
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self._expr(part, in_test=in_test)
+
+    def _comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, in_test: bool
+    ) -> None:
+        scope = self._scope
+        scope.loops.append("for")
+        if isinstance(node, cst.DictComp):
+            self._expr(node.key, in_test=in_test)
+            self._expr(node.value, in_test=in_test)
         else:
-            for child in node.children:
-                self._expr(child, in_test=in_test)
+            self._expr(node.elt, in_test=in_test)
+        clause: cst.CompFor | None = node.for_in
+        while clause is not None:
+            self._store(clause.target)
+            self._expr(clause.iter, in_test=in_test)
+            for condition in clause.ifs:
+                self._expr(condition.test, in_test=in_test)
+            clause = clause.inner_for_in
+        scope.loops.pop()
+
+    def _yield(self, node: cst.Yield | cst.From) -> None:
+        scope = self._scope
+        if not scope.fn.yield_held and scope.held:
+            scope.fn.yield_held = tuple(scope.held)
+        value = node.item if isinstance(node, cst.From) else node.value
+        if isinstance(value, cst.From):
+            self._yield(value)
+        elif value is not None:
+            self._expr(value)
 
     def _name_use(self, name: str, lock_use: bool = False) -> None:
         """Note a local used as a value (not as a lock) or captured by a nested function."""
@@ -511,21 +610,19 @@ class ModuleWalker:
         self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool
     ) -> None:
         scope = self._scope
-        callee = dotted(node.func) or ""
-        args = tuple(self._arg(a) for a in node.args)
-        scope.fn.calls.append(
-            Call(
-                callee=callee,
-                span=self._span(node),
-                held=tuple(scope.held),
-                args=args,
-                loop=scope.loops[-1] if scope.loops else None,
-                awaited=awaited,
-                discarded=discarded,
-                target=target,
-                in_test=in_test,
-            )
+        loc = self._number(node)
+        call = Call(
+            callee=dotted(node.func) or "",
+            loc=loc,
+            held=tuple(scope.held),
+            args=(),
+            loop=scope.loops[-1] if scope.loops else None,
+            awaited=awaited,
+            discarded=discarded,
+            target=target,
+            in_test=in_test,
         )
+        scope.fn.calls.append(call)
         func = node.func
         if (
             isinstance(func, cst.Attribute)
@@ -534,9 +631,12 @@ class ModuleWalker:
         ):
             self._name_use(func.value.value, lock_use=True)
         else:
-            self._expr(func)
+            self._expr(func, in_test=in_test)
+        args = []
         for arg in node.args:
-            self._expr(arg.value)
+            self._expr(arg.value, in_test=in_test)
+            args.append(self._arg(arg))  # after the walk: a lambda has its ordinal now
+        call.args = tuple(args)
 
     def _arg(self, arg: cst.Arg) -> Arg:
         keyword = arg.keyword.value if arg.keyword is not None else None
@@ -557,20 +657,17 @@ class ModuleWalker:
         return Arg(keyword, None, "other")
 
     def _lambda_name(self, node: cst.Lambda) -> str:
-        span = self._span(node)
-        return f"<lambda:{span.line}:{span.column}>"
+        """Lambdas are named by their ordinal (they are walked before they are named)."""
+        return f"<lambda#{self.loc_of(node)}>"
 
     def _lambda(self, node: cst.Lambda) -> None:
         outer = self._scope.fn
-        name = self._lambda_name(node)
+        loc = self._number(node)
+        name = f"<lambda#{loc}>"
         qualname = f"{outer.qualname}.{name}"
         outer.nested[name] = qualname
+        self._parameters(node.params)
         params = tuple(p.name.value for p in node.params.params)
-        fn = Function(
-            qualname=qualname, name="<lambda>", cls=None, params=params, decorators=(),
-            is_async=False, span=self._span(node),
-        )
+        fn = Function(qualname=qualname, name="<lambda>", cls=None, params=params,
+                      decorators=(), is_async=False, loc=loc)
         self._enter(fn, node.body)
-
-
-_LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify", "notify_all"})

@@ -202,7 +202,7 @@ class Program:
         if name in fn.locals:
             value = self._resolve(where, split(fn.locals[name]), depth + 1)
             return self._bind(value, where, f"{where.qualname}.{name}",
-                              fn.local_spans[name].line, False, name)
+                              fn.local_locs[name], False, name)
         outer = self._enclosing(where)
         if outer is not None:
             return self._head(outer, name, depth + 1)
@@ -227,7 +227,7 @@ class Program:
         if name in module.globals:
             top = self._module_scope(module)
             value = self._resolve(top, split(module.globals[name]), depth + 1)
-            return self._bind(value, top, f"{mod}.{name}", module.global_spans[name].line,
+            return self._bind(value, top, f"{mod}.{name}", module.global_locs[name],
                               False, name)
         if name in module.imports:
             return self._qualified(module.imports[name], depth + 1)
@@ -289,7 +289,7 @@ class Program:
                     return None
                 raw = self._resolve(scope, split(cls.attrs[attr]), depth + 1)
                 per_instance = cls.attr_scope[attr] != "<module>"
-                bound = self._bind(raw, scope, f"{owner}.{attr}", cls.attr_spans[attr].line,
+                bound = self._bind(raw, scope, f"{owner}.{attr}", cls.attr_locs[attr],
                                    per_instance, attr)
                 if isinstance(bound, BoundLock) and bound.lock.per_instance and not via_self:
                     return BoundLock(bound.lock, exact=False)
@@ -317,7 +317,7 @@ class Program:
         return None
 
     def _bind(
-        self, value: Value | None, scope: Where, lock_name: str, line: int,
+        self, value: Value | None, scope: Where, lock_name: str, loc: int,
         per_instance: bool, target: str,
     ) -> Value | None:
         """A value bound to a name: a freshly created lock becomes a named ``LockId``."""
@@ -342,14 +342,14 @@ class Program:
                     inner = underlying.lock
                     return BoundLock(
                         LockId(inner.name, _condition_on(kind, inner.kind), inner.path,
-                               inner.line, inner.per_instance, inner.count),
+                               inner.loc, inner.per_instance, inner.count),
                         underlying.exact,
                     )
             if first.kind == "const" and isinstance(first.const, int):
                 count = first.const
         if value.kind.counting and count is None and (creation is None or not creation.args):
             count = 1
-        lock = LockId(lock_name, value.kind, scope.module.path, line, per_instance, count)
+        lock = LockId(lock_name, value.kind, scope.module.path, loc, per_instance, count)
         return BoundLock(lock, exact=True)
 
 

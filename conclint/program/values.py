@@ -14,7 +14,7 @@ class LockId:
     name: str  # "pkg.mod._LOCK", "pkg.mod.Cache._lock", "pkg.mod.func.lock"
     kind: LockKind
     path: str
-    line: int
+    loc: int  # where it is created (an ordinal; ``conclint.locate`` gives the line)
     per_instance: bool  # an instance attribute: one lock per object, folded here
     count: int | None = None  # a semaphore's initial value when it is a literal
 

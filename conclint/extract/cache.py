@@ -1,0 +1,161 @@
+"""A persistent cache of per-file facts, safe to load from anywhere.
+
+An entry is keyed by the file's content hash, conclint's version and everything else the
+facts depend on (module name, package-ness). A stat index (size, mtime) lets an unchanged
+file skip even the hashing. Entries are pickles read by an unpickler that can only build
+conclint's fact classes and plain containers, behind a checksum: a corrupt, truncated,
+foreign or hostile entry is ignored and rebuilt, never trusted and never executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+
+from conclint import __version__
+from conclint.extract import facts as facts_module
+from conclint.extract.facts import ModuleFacts
+
+FORMAT = 1
+_MAGIC = b"conclint-facts\n"
+_ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
+                               "float", "bool", "complex", "bytes"})
+_ALLOWED_FACTS = frozenset(
+    name for name in dir(facts_module) if isinstance(getattr(facts_module, name), type)
+)
+
+
+class _FactsUnpickler(pickle.Unpickler):
+    """Builds only fact dataclasses and builtin containers; anything else is refused."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if module == "builtins" and name in _ALLOWED_BUILTINS:
+            return super().find_class(module, name)
+        if module == facts_module.__name__ and name in _ALLOWED_FACTS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def encode(facts: ModuleFacts) -> bytes:
+    payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def decode(blob: bytes) -> ModuleFacts | None:
+    """The facts in ``blob``, or None when it is not an intact entry of this format."""
+    if not blob.startswith(_MAGIC):
+        return None
+    digest, payload = blob[len(_MAGIC):len(_MAGIC) + 32], blob[len(_MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        value = _FactsUnpickler(io.BytesIO(payload)).load()
+    except Exception:  # noqa: BLE001 - any failure means: not a usable entry
+        return None
+    return value if isinstance(value, ModuleFacts) else None
+
+
+class FactsCache:
+    """Facts by content, in ``directory``; ``save`` persists the stat index."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._salt = f"{__version__}/{FORMAT}"
+        self._index_path = os.path.join(directory, f"index-{__version__}-{FORMAT}.json")
+        self._index: dict[str, list[object]] = self._load_index()
+        self._dirty = False
+        self._prepared = False
+        self.hits = 0
+        self.misses = 0
+
+    def _load_index(self) -> dict[str, list[object]]:
+        try:
+            with open(self._index_path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def key(self, path: str, module: str, is_package: bool) -> str | None:
+        """The entry key of a file: from the stat index when unchanged, else by hashing."""
+        absolute = os.path.abspath(path)
+        try:
+            stat = os.stat(absolute)
+        except OSError:
+            return None
+        stamp: list[object] = [stat.st_size, stat.st_mtime_ns, module, is_package]
+        known = self._index.get(absolute)
+        if isinstance(known, list) and known[:4] == stamp and isinstance(known[-1], str):
+            return known[-1]
+        try:
+            with open(absolute, "rb") as handle:
+                digest = hashlib.sha256(handle.read())
+        except OSError:
+            return None
+        digest.update(f"\0{self._salt}|{module}|{is_package}".encode())
+        key = digest.hexdigest()
+        self._index[absolute] = [*stamp, key]
+        self._dirty = True
+        return key
+
+    def _entry(self, key: str) -> str:
+        return os.path.join(self.directory, "facts", key[:2], key)
+
+    def get(self, key: str, path: str) -> ModuleFacts | None:
+        try:
+            with open(self._entry(key), "rb") as handle:
+                facts = decode(handle.read())
+        except OSError:
+            facts = None
+        if facts is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        facts.path = path
+        return facts
+
+    def put(self, key: str, facts: ModuleFacts) -> None:
+        self._prepare()
+        _atomic_write(self._entry(key), encode(facts))
+
+    def save(self) -> None:
+        if self._dirty:
+            self._prepare()
+            _atomic_write(self._index_path, json.dumps(self._index).encode())
+            self._dirty = False
+
+    def _prepare(self) -> None:
+        if not self._prepared:
+            self._prepared = True
+            _write_tag(self.directory)
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Write via a temporary file and rename, so readers never see half an entry."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only or full disk only costs speed
+
+
+def _write_tag(directory: str) -> None:
+    """Mark the cache folder so backup tools and git leave it alone."""
+    tag = os.path.join(directory, "CACHEDIR.TAG")
+    if not os.path.exists(tag):
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with open(tag, "w", encoding="utf-8") as out:
+                out.write("Signature: 8a477f597d28d172789f06886806bc55\n"
+                          "# This folder is a cache of conclint (https://github.com/conclint).\n")
+            with open(os.path.join(directory, ".gitignore"), "w", encoding="utf-8") as out:
+                out.write("*\n")
+        except OSError:
+            pass

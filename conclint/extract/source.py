@@ -1,0 +1,79 @@
+"""One file in, plain facts (or a clear reason why not) out."""
+
+from __future__ import annotations
+
+import io
+import tokenize
+import traceback
+
+import libcst as cst
+
+from conclint.extract.facts import ExtractResult, FileError
+from conclint.extract.walker import ModuleWalker
+
+
+
+def decode_source(path: str, data: bytes) -> str | FileError:
+    """Decode like CPython does: BOM, then a PEP 263 cookie, else UTF-8."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as err:
+        return FileError(path, "parse", f"cannot decode: {err.msg}", err.lineno or 1)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as err:
+        start = getattr(err, "start", 0)
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        return FileError(path, "parse", f"cannot decode as {encoding}: {err}", line, column)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return FileError(path, "parse", "source contains a NUL byte", line)
+    return text
+
+
+def parse_source(path: str, text: str) -> cst.Module | FileError:
+    """libcst's tree of ``text``, or a CL001 reason."""
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as err:
+        return FileError(path, "parse", f"syntax error: {err.message}", err.editor_line,
+                         err.editor_column)
+    except RecursionError:
+        return FileError(path, "parse", "nesting too deep for the parser")
+    except Exception as err:  # noqa: BLE001 - libcst raises assorted errors on odd input
+        return FileError(path, "parse", f"cannot parse: {err}")
+
+
+def extract_source(path: str, text: str, module: str, is_package: bool) -> ExtractResult:
+    """Parse ``text`` with libcst and reduce it to facts; never raises."""
+    tree = parse_source(path, text)
+    if isinstance(tree, FileError):
+        return tree
+    try:
+        return ModuleWalker(path, module, is_package).walk(tree)
+    except RecursionError:
+        return FileError(path, "parse", "nesting too deep to analyse")
+    except Exception as err:  # noqa: BLE001 - contained to this file, reported as CL002
+        return FileError(path, "internal", f"{type(err).__name__}: {err}",
+                         detail=traceback.format_exc())
+
+
+def read_source(path: str) -> str | FileError:
+    """The decoded text of a file, or why it cannot be had."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        return FileError(path, "parse", f"cannot read: {err.strerror or err}")
+    return decode_source(path, data)
+
+
+def extract_file(path: str, module: str, is_package: bool) -> ExtractResult:
+    """Read, decode and extract one file."""
+    text = read_source(path)
+    if isinstance(text, FileError):
+        return text
+    return extract_source(path, text, module, is_package)
