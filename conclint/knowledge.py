@@ -195,7 +195,26 @@ IMMEDIATE_CALLERS = frozenset({
     "itertools.dropwhile", "itertools.groupby", "itertools.accumulate", "list.sort",
 })
 
+# Methods looked up on objects of known types outside the tables' keys.
+_EXTRA_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
+                            "notify_all", "sort"})
+
+
+def api_names() -> frozenset[str]:
+    """Last segments of every API name conclint knows: a call whose callee ends otherwise
+    (and is not an analysed function) cannot matter to any rule, so it is not resolved.
+    Every table of qualified names must be listed in ``API_TABLES``."""
+    names = set(_EXTRA_METHODS)
+    for table in API_TABLES:
+        names.update(name.rpartition(".")[2] for name in table)
+    return frozenset(names)
+
+
 BUILTINS = frozenset({
     "map", "filter", "sorted", "min", "max", "input", "open", "print", "len", "iter",
     "next", "list", "dict", "set", "tuple", "super", "isinstance", "getattr", "setattr",
 })
+
+API_TABLES: tuple[object, ...] = (
+    LOCK_FACTORIES, RETURNS, KNOWN_CLASSES, BLOCKING, IMMEDIATE_CALLERS, BUILTINS,
+)

@@ -7,12 +7,16 @@ Besides direct calls, a function passed to something that calls it before return
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conclint.extract.facts import Call
-from conclint.knowledge import IMMEDIATE_CALLERS
+from conclint.knowledge import IMMEDIATE_CALLERS, api_names
 from conclint.program.index import CallTarget, Program, Where
 from conclint.program.values import Func
+
+
+_NOTHING = CallTarget(None, None, False, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,8 @@ class CallGraph:
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
+        self._defined = program.defined_names()
+        self._relevant = self._defined | api_names()
         for where in program.iter_functions():
             self._add_function(where)
 
@@ -42,26 +48,32 @@ class CallGraph:
         resolved: list[tuple[Call, CallTarget]] = []
         edges: list[Edge] = []
         for call in where.function.calls:
-            target = self.program.resolve_call(where, call)
+            relevant = call.callee.rpartition(".")[2] in self._relevant
+            target = self.program.resolve_call(where, call) if relevant else _NOTHING
             resolved.append((call, target))
             if target.function is not None:
                 edges.append(Edge(caller, target.function, call, target.via_self))
             immediate = target.external in IMMEDIATE_CALLERS or call.callee.endswith(".sort")
-            for arg in call.args:
-                if arg.text is None or arg.kind not in ("name", "lambda"):
-                    continue
-                value = self.program.resolve(where, arg.text)
-                if not isinstance(value, Func):
-                    continue
+            for text, function in self._function_args(where, call):
                 if immediate:
-                    via_self = arg.text.startswith("self.")
-                    edges.append(Edge(caller, value.qualname, call, via_self))
+                    edges.append(Edge(caller, function, call, text.startswith("self.")))
                 else:
-                    self.referenced.add(value.qualname)
+                    self.referenced.add(function)
         self.targets[caller] = resolved
         self.out_edges[caller] = edges
         for edge in edges:
             self.in_edges.setdefault(edge.callee, []).append(edge)
+
+    def _function_args(self, where: Where, call: Call) -> Iterator[tuple[str, str]]:
+        """The analysed functions passed as arguments (by name or as a lambda)."""
+        for arg in call.args:
+            if arg.text is None or arg.kind not in ("name", "lambda"):
+                continue
+            if arg.kind == "name" and arg.text.rpartition(".")[2] not in self._defined:
+                continue
+            value = self.program.resolve(where, arg.text)
+            if isinstance(value, Func):
+                yield arg.text, value.qualname
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])

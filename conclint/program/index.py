@@ -22,6 +22,7 @@ from conclint.program.values import (
 )
 
 _SEGMENT = re.compile(r"\(\)|\[\]|[^.()\[\]]+")
+_HEAD = re.compile(r"[^.()\[\]]+")
 _MAX_DEPTH = 12
 
 
@@ -63,6 +64,7 @@ class Program:
         self._top_classes: dict[str, dict[str, ClassDef]] = {}
         self._assignments: dict[tuple[str, str], Call] = {}
         self._memo: dict[tuple[str, str], Value | None] = {}
+        self._call_memo: dict[tuple[str, str], CallTarget] = {}
         self._mro_memo: dict[str, list[str]] = {}
         for facts in sorted(modules, key=lambda m: m.path):
             name = facts.module
@@ -88,6 +90,13 @@ class Program:
     # ------------------------------------------------------------- queries
     def where(self, qualname: str) -> Where:
         return self.functions[qualname]
+
+    def defined_names(self) -> frozenset[str]:
+        """Simple names of every analysed function and class (lambdas included)."""
+        names = {where.function.name for where in self.functions.values()}
+        names.update(cls.name for _, cls in self.classes.values())
+        names.update(name for w in self.functions.values() for name in w.function.nested)
+        return frozenset(names)
 
     def iter_functions(self) -> Iterator[Where]:
         return iter(self.functions.values())
@@ -138,7 +147,7 @@ class Program:
 
     # ---------------------------------------------------------- resolution
     def resolve(self, where: Where, text: str) -> Value | None:
-        key = (where.qualname, text)
+        key = (self._scope_key(where, text), text)
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = None  # a self-referential definition resolves to nothing
@@ -146,8 +155,35 @@ class Program:
         self._memo[key] = value
         return value
 
+    def _scope_key(self, where: Where, text: str) -> str:
+        """What the meaning of ``text`` depends on: its function, its class, or its module.
+
+        Most call sites name module-level things or ``self`` attributes, so keying the
+        memo by the narrowest scope that matters resolves each of them once per module or
+        class instead of once per function.
+        """
+        fn = where.function
+        head = _HEAD.match(text)
+        head = head.group(0) if head else ""
+        if head == "super" and fn.cls is not None:
+            return f"{where.module.module}:{fn.cls}:super"
+        if head in fn.params:
+            if head == fn.params[0] and fn.cls is not None and "staticmethod" not in fn.decorators:
+                kind = "cls" if "classmethod" in fn.decorators else "self"
+                return f"{where.module.module}:{fn.cls}:{kind}"
+            return where.qualname
+        if head in fn.locals or head in fn.nested or "<" in fn.qualname[1:]:
+            return where.qualname
+        return where.module.module
+
     def resolve_call(self, where: Where, call: Call) -> CallTarget:
-        text = call.callee
+        key = (self._scope_key(where, call.callee), call.callee)
+        target = self._call_memo.get(key)
+        if target is None:
+            target = self._call_memo[key] = self._resolve_call(where, call.callee)
+        return target
+
+    def _resolve_call(self, where: Where, text: str) -> CallTarget:
         receiver = text.rpartition(".")[0] if "." in text else ""
         fn = where.function
         self_name = fn.params[0] if fn.cls is not None and fn.params else None
