@@ -82,8 +82,21 @@ def analyse(
     timings: Timings | None = None,
 ) -> Result:
     timings = timings or Timings()
+    keys: list[str | None] = [None] * len(files)
+    run_key = None
+    if cache is not None:
+        with timings.phase("cache: identify files"):
+            keys = [cache.key(f.path, f.module, f.is_package) for f in files]
+            if all(keys):
+                settings = ",".join(sorted(enabled)) + "\0" + "\0".join(f.path for f in files)
+                run_key = cache.run_key([k for k in keys if k], settings)
+                earlier = cache.get_run(run_key)
+                if earlier is not None:
+                    cache.save()
+                    timings.notes["cache"] = "unchanged since the last run: results reused"
+                    return Result(earlier, len(files))
     with timings.phase("extract"):
-        extracted = extract_files(files, jobs, cache)
+        extracted = extract_files(files, jobs, cache, keys)
     if cache is not None:
         timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
@@ -91,7 +104,7 @@ def analyse(
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
         analyses = Analyses(Program(facts), timings)
-    locator = Locator({f.path: (f.module, f.is_package) for f in files})
+    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
         if isinstance(item, Finding):
@@ -107,4 +120,7 @@ def analyse(
         ))
     with timings.phase("locate findings"):
         diagnostics.extend(locate(f, locator) for f in findings)
-    return Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+    result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+    if cache is not None and run_key is not None and not result.tracebacks:
+        cache.put_run(run_key, result.diagnostics)
+    return result

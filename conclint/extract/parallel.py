@@ -63,15 +63,20 @@ def _chunks(files: list[tuple[int, SourceFile]]) -> list[list[tuple[int, SourceF
 
 
 def extract_files(
-    files: list[SourceFile], jobs: int, cache: FactsCache | None
+    files: list[SourceFile], jobs: int, cache: FactsCache | None,
+    keys: list[str | None] | None = None,
 ) -> list[ExtractResult]:
-    """Facts (or the reason why not) for every file, in the order given."""
+    """Facts (or the reason why not) for every file, in the order given.
+
+    ``keys`` are the files' cache keys when the caller already computed them.
+    """
     results: list[ExtractResult | None] = [None] * len(files)
-    keys: list[str | None] = [None] * len(files)
+    keys = keys or [None] * len(files)
     todo: list[tuple[int, SourceFile]] = []
     for index, source in enumerate(files):
         if cache is not None:
-            keys[index] = cache.key(source.path, source.module, source.is_package)
+            if keys[index] is None:
+                keys[index] = cache.key(source.path, source.module, source.is_package)
             if keys[index] is not None:
                 results[index] = cache.get(keys[index], source.path)  # type: ignore[arg-type]
         if results[index] is None:
@@ -100,7 +105,9 @@ def extract_files(
     if cache is not None:
         for index, _ in todo:
             result, key = results[index], keys[index]
-            if isinstance(result, ModuleFacts) and key is not None:
+            if key is not None and (isinstance(result, ModuleFacts) or (
+                isinstance(result, FileError) and result.kind == "parse"
+            )):
                 cache.put(key, result)
         cache.save()
     return [r if r is not None else FileError(f.path, "internal", "no result")
