@@ -39,6 +39,9 @@ class _Scope:
     loops: list[str] = field(default_factory=list)
     returns_held: list[tuple[int, ...]] = field(default_factory=list)
     has_acquire_call: bool = False
+    unpaired: dict[str, list[int]] = field(default_factory=dict)  # manual acquires by lock
+    free: set[str] = field(default_factory=set)  # names used here, not (yet) bound here
+    captured: set[str] = field(default_factory=set)  # names nested functions use freely
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -193,7 +196,10 @@ class ModuleWalker:
             self._expr(value, discarded=True)
             self._scope.has_acquire_call = True
             kind = "try-acquire" if _is_try_acquire(acquired[1]) else "acquire"
-            self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
+            index = self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
+            # A second acquire before any release waits for another thread to release:
+            # the lock is a signal there, and the earlier acquire never pairs up.
+            self._scope.unpaired[acquired[0]] = [index]
             return
         released = _lock_method_call(call, "release")
         self._expr(value, discarded=True)
@@ -209,6 +215,8 @@ class ModuleWalker:
 
     def _release(self, lock: str) -> None:
         scope = self._scope
+        for index in scope.unpaired.pop(lock, []):
+            scope.fn.acquires[index].paired = True
         for position in range(len(scope.held) - 1, -1, -1):
             if scope.fn.acquires[scope.held[position]].lock == lock:
                 del scope.held[position]
@@ -410,6 +418,13 @@ class ModuleWalker:
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
         self._scopes.pop()
+        for name in scope.captured:  # a closure uses it: it escapes this function
+            if name in fn.locals:
+                fn.escaping.add(name)
+            else:
+                scope.free.add(name)
+        if len(self._scopes) > 1:
+            self._scopes[-1].captured.update(scope.free)
 
     def _class(self, node: cst.ClassDef) -> None:
         for decorator in node.decorators:
@@ -600,11 +615,14 @@ class ModuleWalker:
 
     def _name_use(self, name: str, lock_use: bool = False) -> None:
         """Note a local used as a value (not as a lock) or captured by a nested function."""
-        for scope in reversed(self._scopes[1:]):
+        scopes = self._scopes
+        for depth in range(len(scopes) - 1, 0, -1):
+            scope = scopes[depth]
             if name in scope.fn.locals:
                 if scope is not self._scope or not lock_use:
                     scope.fn.escaping.add(name)
                 return
+        self._scope.free.add(name)
 
     def _call(
         self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool
