@@ -9,6 +9,8 @@ from conclint.config import enabled_codes
 from conclint.diagnostics import Diagnostic
 from conclint.discover import discover
 from conclint.engine import analyse
+from conclint.filters import Filter
+from conclint.source import Sources
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -18,8 +20,10 @@ ALL = enabled_codes(("ALL",), (), ())
 
 
 def lint_paths(*paths: str | Path, enabled: frozenset[str] = ALL) -> list[Diagnostic]:
+    """The checks, then the filter stage (suppression comments), like the command."""
     files = discover([str(p) for p in paths])
-    return analyse(files, enabled).diagnostics
+    found = analyse(files, enabled).diagnostics
+    return Filter(enabled).apply(found, [f.path for f in files], Sources())
 
 
 def lint_source(tmp_path: Path, source: str, name: str = "snippet.py") -> list[Diagnostic]:
