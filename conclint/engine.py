@@ -25,9 +25,16 @@ class Result:
     tracebacks: list[str] = field(default_factory=list)
 
 
-def extract_all(files: list[SourceFile]) -> list[ModuleFacts | FileError]:
+def extract_all(files: list[SourceFile],
+                progress: Callable[[], None] | None = None) -> list[ModuleFacts | FileError]:
+    """Facts of every file; ``progress`` is called once per file done (a progress bar)."""
     def run() -> list[ModuleFacts | FileError]:
-        return [extract_file(f.path, f.module, f.is_package) for f in files]
+        out: list[ModuleFacts | FileError] = []
+        for f in files:
+            out.append(extract_file(f.path, f.module, f.is_package))
+            if progress is not None:
+                progress()
+        return out
 
     return on_big_stack(run)
 
@@ -57,8 +64,9 @@ def run_checks(
         yield from (d for d in found if d.code in enabled)
 
 
-def analyse(files: list[SourceFile], enabled: frozenset[str]) -> Result:
-    extracted = extract_all(files)
+def analyse(files: list[SourceFile], enabled: frozenset[str],
+            progress: Callable[[], None] | None = None) -> Result:
+    extracted = extract_all(files, progress)
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
@@ -76,3 +84,10 @@ def analyse(files: list[SourceFile], enabled: frozenset[str]) -> Result:
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
     return Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+
+
+def build_analyses(files: list[SourceFile]) -> tuple[Analyses, list[FileError]]:
+    """The shared analyses of ``files`` without running any rule (``conclint graph``)."""
+    extracted = extract_all(files)
+    facts = [f for f in extracted if isinstance(f, ModuleFacts)]
+    return Analyses(Program(facts)), [e for e in extracted if isinstance(e, FileError)]
