@@ -50,11 +50,17 @@ class Filter:
 
     def apply(self, diagnostics: Iterable[Diagnostic], reported: list[str],
               sources: Sources) -> list[Diagnostic]:
-        """The findings to report, sorted; ``reported`` are the paths of the reported files."""
+        """The findings to report, sorted.
+
+        ``reported`` are the paths of the files to report on; a finding counts when it is
+        located in one of them or its evidence passes through one (a lock-order cycle
+        is reported at one of its sites, but a change to any of them can cause it).
+        """
         wanted = {os.path.abspath(p) for p in reported}
         kept = [
             d for d in diagnostics
-            if (os.path.abspath(d.path) in wanted or d.message.startswith(_RULE_CRASH))
+            if (d.message.startswith(_RULE_CRASH)
+                or any(os.path.abspath(p) in wanted for p in (d.path, *(r.path for r in d.related))))
             and d.code in self.enabled_for(d.path)
         ]
         kept = apply_suppressions(kept, reported, self.enabled_for, sources)

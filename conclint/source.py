@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from conclint.extract import decode_source
-
 _SCOPE = re.compile(r"^([ \t]*)(?:async[ \t]+def|def|class)[ \t]+(\w+)")
 
 
@@ -31,6 +29,8 @@ class Sources:
         return self._data[path]
 
     def text(self, path: str) -> str | None:
+        from conclint.extract import decode_source  # imports libcst: only when needed
+
         data = self.data(path)
         if data is None:
             return None

@@ -233,21 +233,26 @@ def apply_suppressions(
 ) -> list[Diagnostic]:
     """Drop suppressed diagnostics; add CL003 for bad comments and CL004 for unused ones.
 
-    ``paths`` are the files whose comments count (the reported files); ``enabled_for``
-    gives the codes enabled for one file (after per-file ignores).
+    ``paths`` are the checked files, whose comments are also checked themselves (CL003,
+    CL004); ``enabled_for`` gives the codes enabled for one file (after per-file ignores).
     """
     by_path: dict[str, list[Diagnostic]] = {}
     for d in diagnostics:
         by_path.setdefault(d.path, []).append(d)
     kept: list[Diagnostic] = []
-    for path in sorted(set(paths) | set(by_path)):
+    checked = set(paths)
+    for path in sorted(checked | set(by_path)):
         found = by_path.get(path, [])
         suppressions = load(path, sources)
         if suppressions is None:
             kept.extend(found)
             continue
-        enabled = enabled_for(path)
         kept.extend(d for d in found if not suppressions.suppresses(d))
+        if path not in checked:
+            # seen only through a finding's evidence: its comments apply, but checking
+            # them (CL003, CL004) is for a run that checks this file
+            continue
+        enabled = enabled_for(path)
         if "CL003" in enabled:
             kept.extend(p for p in suppressions.problems
                         if not suppressions.suppresses(p, line_level=False))
