@@ -147,17 +147,26 @@ def _check_value(path: str, key: str, value: object) -> None:
         raise UsageError(f"{where} must be a table of glob = [list of rule codes]")
 
 
+def closest_rule(text: str) -> str | None:
+    """The known code or name closest to a mistyped one; swapped digits first (CL140)."""
+    swapped = [code for code in RULES if sorted(code) == sorted(text.upper())]
+    if swapped:
+        return swapped[0]
+    close = difflib.get_close_matches(text, [*RULES, *BY_NAME], n=1)
+    return close[0] if close else None
+
+
 def check_selector(selector: str, where: str) -> None:
     if selector == "ALL" or selector in BY_NAME or any(c.startswith(selector) for c in RULES):
         if selector.startswith("CL") or selector in BY_NAME or selector == "ALL":
             return
-    choices = [*RULES, *BY_NAME]
-    close = difflib.get_close_matches(selector, choices, n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    close = closest_rule(selector)
+    hint = f" (did you mean `{close}`?)" if close else ""
     raise UsageError(f"{where}: unknown rule code or name `{selector}`{hint}")
 
 
-def _matches(selector: str, code: str) -> bool:
+def selector_matches(selector: str, code: str) -> bool:
+    """Whether a code, prefix, rule name or ``ALL`` selects ``code``."""
     if selector == "ALL":
         return True
     rule = BY_NAME.get(selector)
@@ -175,7 +184,7 @@ def enabled_codes(
     if select is None:
         chosen = {code for code, rule in RULES.items() if rule.default}
     else:
-        chosen = {code for code in RULES if any(_matches(s, code) for s in select)}
-    chosen |= {code for code in RULES if any(_matches(s, code) for s in extend_select)}
+        chosen = {code for code in RULES if any(selector_matches(s, code) for s in select)}
+    chosen |= {code for code in RULES if any(selector_matches(s, code) for s in extend_select)}
     chosen |= {code for code, rule in RULES.items() if code.startswith("CL0") and rule.default}
-    return frozenset(c for c in chosen if not any(_matches(s, c) for s in ignore))
+    return frozenset(c for c in chosen if not any(selector_matches(s, c) for s in ignore))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from conclint.config import Config, enabled_codes
+from conclint.config import Config, selector_matches
 from conclint.diagnostics import Diagnostic
 from conclint.discover import path_matches
 from conclint.source import Sources
@@ -42,9 +42,8 @@ class Filter:
             relative = os.path.relpath(os.path.abspath(path), root)
             ignored = tuple(s for pattern, selectors in self.per_file_ignores
                             if path_matches(relative, (pattern,)) for s in selectors)
-            cached = self.enabled
-            if ignored:
-                cached = cached & enabled_codes(("ALL",), (), ignored)
+            cached = frozenset(c for c in self.enabled
+                               if not any(selector_matches(s, c) for s in ignored))
             self._enabled[path] = cached
         return cached
 

@@ -16,7 +16,6 @@ know, or a malformed or misplaced comment, is reported as CL003; with CL004 enab
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
 import tokenize
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 
 from conclint.checks.base import diagnostic
 from conclint.checks.registry import BY_NAME, FAMILIES, RULES
+from conclint.config import closest_rule, selector_matches
 from conclint.diagnostics import Diagnostic
 from conclint.extract.facts import Span
 from conclint.source import Sources
@@ -46,20 +46,9 @@ def known_selector(selector: str) -> bool:
             or (_PREFIX.fullmatch(selector) is not None and selector[2] in FAMILIES))
 
 
-def suggest(selector: str) -> str | None:
-    """The known code or name closest to a mistyped one; swapped digits first (CL140)."""
-    swapped = [code for code in RULES if sorted(code) == sorted(selector.upper())]
-    if swapped:
-        return swapped[0]
-    close = difflib.get_close_matches(selector, [*RULES, *BY_NAME], n=1)
-    return close[0] if close else None
-
-
-def selector_matches(selector: str | None, code: str) -> bool:
-    if selector is None:
-        return True
-    rule = BY_NAME.get(selector)
-    return code == rule.code if rule is not None else code.startswith(selector)
+def covers(selector: str | None, code: str) -> bool:
+    """Whether a suppression selector (None: a bare comment, every rule) covers ``code``."""
+    return selector is None or selector_matches(selector, code)
 
 
 @dataclass(slots=True)
@@ -133,10 +122,10 @@ class FileSuppressions:
     def suppresses(self, d: Diagnostic, line_level: bool = True) -> bool:
         """Whether a comment covers ``d``; every covering directive is marked used."""
         lines = {d.line, self.first_line.get(d.line, d.line)} if line_level else set()
-        covering = [x for x in self.whole_file if selector_matches(x.selector, d.code)]
+        covering = [x for x in self.whole_file if covers(x.selector, d.code)]
         for line in sorted(lines):
             covering += [x for x in self.by_line.get(line, ())
-                         if selector_matches(x.selector, d.code)]
+                         if covers(x.selector, d.code)]
         for directive in covering:
             directive.used = True
         return bool(covering)
@@ -187,7 +176,7 @@ class FileSuppressions:
             if known_selector(selector):
                 self._add(Directive(line, at, end, selector, whole_file))
                 continue
-            close = suggest(selector)
+            close = closest_rule(selector)
             hint = f" (did you mean `{close}`?)" if close else ""
             self._problem(line, at, end, f"unknown rule `{selector}` in a suppression "
                           f"comment{hint}; it suppresses nothing")
@@ -222,7 +211,7 @@ def _judged(directive: Directive, enabled: frozenset[str]) -> bool:
         selector_matches(directive.selector, meta) for meta in ("CL003", "CL004")
     ):
         return False  # a suppression of the suppression checks themselves
-    return any(selector_matches(directive.selector, code) for code in enabled)
+    return any(covers(directive.selector, code) for code in enabled)
 
 
 def apply_suppressions(

@@ -7,7 +7,6 @@ so ``conclint explain CL101 > CL101.md`` gives the page back.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 
 from rich.console import Console
@@ -16,6 +15,7 @@ from rich.markdown import Markdown
 from conclint.catalog import RulePage, load_pages
 from conclint.checks.registry import BY_NAME, RULES
 from conclint.commands.common import stdout_console, usage_error
+from conclint.config import closest_rule
 from conclint.discover import UsageError
 
 
@@ -25,8 +25,8 @@ def find_page(rule: str) -> RulePage:
     if code is None and rule in BY_NAME:
         code = BY_NAME[rule].code
     if code is None or code not in pages:
-        close = difflib.get_close_matches(rule, [*RULES, *BY_NAME], n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        close = closest_rule(rule)
+        hint = f" (did you mean `{close}`?)" if close else ""
         raise UsageError(f"unknown rule `{rule}`{hint}; `conclint rules` lists them all")
     return pages[code]
 
