@@ -18,7 +18,8 @@ def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
     import libcst as cst  # only for files with findings
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from conclint.extract.source import parse_source, read_source
+    from conclint.extract.decode import read_source
+    from conclint.extract.source import parse_source
     from conclint.extract.walker import ModuleWalker
 
     text = read_source(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from conclint.discover import SourceFile
@@ -65,11 +66,14 @@ def _chunks(files: list[tuple[int, SourceFile]]) -> list[list[tuple[int, SourceF
 def extract_files(
     files: list[SourceFile], jobs: int, cache: FactsCache | None,
     keys: list[str | None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[ExtractResult]:
     """Facts (or the reason why not) for every file, in the order given.
 
-    ``keys`` are the files' cache keys when the caller already computed them.
+    ``keys`` are the files' cache keys when the caller already computed them; ``progress``
+    hears how many files each step finished.
     """
+    report = progress or (lambda done: None)
     results: list[ExtractResult | None] = [None] * len(files)
     keys = keys or [None] * len(files)
     todo: list[tuple[int, SourceFile]] = []
@@ -81,10 +85,12 @@ def extract_files(
                 results[index] = cache.get(keys[index], source.path)  # type: ignore[arg-type]
         if results[index] is None:
             todo.append((index, source))
+    report(len(files) - len(todo))
     if jobs <= 1 or len(todo) <= 1:
         fresh = _extract_jobs([(f.path, f.module, f.is_package) for _, f in todo])
         for (index, _), result in zip(todo, fresh):
             results[index] = result
+        report(len(todo))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             chunks = _chunks(todo)
@@ -102,6 +108,7 @@ def extract_files(
                     ]
                 for (index, _), result in zip(chunk, chunk_results):
                     results[index] = result
+                report(len(chunk))
     if cache is not None:
         for index, _ in todo:
             result, key = results[index], keys[index]
