@@ -279,25 +279,27 @@ class Program:
         return value
 
     def _head(self, where: Where, name: str, depth: int) -> Value | None:
-        fn, module = where.function, where.module
-        if name in fn.params:
-            index = fn.params.index(name)
-            if index == 0 and fn.cls is not None and "staticmethod" not in fn.decorators:
-                owner = f"{module.module}.{fn.cls}"
-                if "classmethod" in fn.decorators:
-                    return Class(owner)
-                return Instance(owner, in_tree=True, via_self=True)
-            return Param(where.qualname, index)
-        if name in fn.nested:
-            return Func(f"{module.module}.{fn.nested[name]}")
-        if name in fn.locals:
-            value = self._resolve(where, split(fn.locals[name]), depth + 1)
-            return self._bind(value, where, f"{where.qualname}.{name}",
-                              fn.local_locs[name], False, name)
-        outer = self._enclosing(where)
-        if outer is not None:
-            return self._head(outer, name, depth + 1)
-        return self._member(module, name, depth)
+        """The first name of dotted text: looked up in the function, then outwards through
+        the enclosing functions (a loop: lambdas can nest thousands deep), then the module."""
+        scope: Where | None = where
+        while scope is not None:
+            fn, module = scope.function, scope.module
+            if name in fn.params:
+                index = fn.params.index(name)
+                if index == 0 and fn.cls is not None and "staticmethod" not in fn.decorators:
+                    owner = f"{module.module}.{fn.cls}"
+                    if "classmethod" in fn.decorators:
+                        return Class(owner)
+                    return Instance(owner, in_tree=True, via_self=True)
+                return Param(scope.qualname, index)
+            if name in fn.nested:
+                return Func(f"{module.module}.{fn.nested[name]}")
+            if name in fn.locals:
+                value = self._resolve(scope, split(fn.locals[name]), depth + 1)
+                return self._bind(value, scope, f"{scope.qualname}.{name}",
+                                  fn.local_locs[name], False, name)
+            scope = self._enclosing(scope)
+        return self._member(where.module, name, depth)
 
     def _enclosing(self, where: Where) -> Where | None:
         qualname = where.function.qualname
