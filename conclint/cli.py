@@ -20,7 +20,7 @@ from conclint.diagnostics import Diagnostic
 from conclint.discover import UsageError
 from conclint.engine import analyse
 from conclint.extract.cache import FactsCache
-from conclint.extract.parallel import usable_cpus
+from conclint.extract.parallel import DEFAULT_TIMEOUT, usable_cpus
 from conclint.filters import Filter
 from conclint.fingerprint import fingerprint
 from conclint.progress import file_progress
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show tracebacks of internal errors")
     parser.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
                         help="extraction processes (default: usable CPUs; 1 runs in-process)")
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="give up on a file after this many seconds and report it as "
+                        f"CL001 (default: {DEFAULT_TIMEOUT:g}; 0: no limit; with -j 1 the "
+                        "file is only reported once it finishes)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the facts cache")
     parser.add_argument("--cache-dir", metavar="DIR",
@@ -98,6 +102,16 @@ def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
     return number
 
 
@@ -130,6 +144,11 @@ def _console(stream: object = None, color: bool = True) -> Console:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # A file name that is not valid UTF-8, or an ASCII-only terminal, must not crash a report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     if argv and argv[0] in SUBCOMMANDS:
         from conclint.commands import run_subcommand
 
@@ -163,7 +182,7 @@ def _lint(args: argparse.Namespace) -> int:
 
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
         result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
-                         _cache(args, pyproject), timings, progress)
+                         _cache(args, pyproject), timings, progress, args.timeout or None)
     if args.verbose:
         for trace in result.tracebacks:
             _console(sys.stderr).print(trace, highlight=False, markup=False)
@@ -191,7 +210,7 @@ def _write_baseline(args: argparse.Namespace, diagnostics: list[Diagnostic], fil
     unbaselined = [d for d in diagnostics if d.code in NEVER_BASELINED]
     console = _console()
     if unbaselined:
-        render_text(console, unbaselined, files, summary=not args.quiet)
+        render_text(console, unbaselined, files, summary=not args.quiet, sources=sources)
     if not args.quiet:
         console.print(f"Recorded {count} finding{'s' if count != 1 else ''} in "
                       f"{args.write_baseline}.", highlight=False, markup=False)
@@ -212,7 +231,8 @@ def _render(args: argparse.Namespace, diagnostics: list[Diagnostic], files: int,
     if args.statistics:
         render_statistics(console, diagnostics, files, summary=not args.quiet, baseline=outcome)
     else:
-        render_text(console, diagnostics, files, summary=not args.quiet, baseline=outcome)
+        render_text(console, diagnostics, files, summary=not args.quiet, baseline=outcome,
+                    sources=sources)
     return None
 
 
@@ -228,7 +248,7 @@ def _report(args: argparse.Namespace, diagnostics: list[Diagnostic], files: int,
                     _console(sys.stderr).print(note, highlight=False, markup=False)
         return
     try:
-        with open(args.output, "w", encoding="utf-8") as handle:
+        with open(args.output, "w", encoding="utf-8", errors="backslashreplace") as handle:
             text = _render(args, diagnostics, files, outcome, sources,
                            _console(handle, color=False))
             if text is not None:

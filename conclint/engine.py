@@ -13,7 +13,7 @@ from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, ModuleFacts, Span
-from conclint.extract.parallel import extract_files
+from conclint.extract.parallel import CACHED_KINDS, DEFAULT_TIMEOUT, extract_files
 from conclint.locate import Locator
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -29,7 +29,7 @@ class Result:
 
 
 def file_error_diagnostic(error: FileError) -> Diagnostic:
-    code = "CL001" if error.kind == "parse" else "CL002"
+    code = "CL001" if error.kind in ("parse", "timeout") else "CL002"
     span = Span(error.line, error.column, error.line, error.column)
     message = (
         f"cannot analyse this file: {error.message}" if code == "CL001"
@@ -73,8 +73,10 @@ def analyse(
     cache: FactsCache | None = None,
     timings: Timings | None = None,
     progress: Callable[[int], None] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Result:
-    """Run the pipeline; ``progress`` is told how many files each extraction step finished."""
+    """Run the pipeline; ``progress`` is told how many files each extraction step finished;
+    ``timeout`` limits the seconds spent on one file (None: no limit)."""
     timings = timings or Timings()
     keys: list[str | None] = [None] * len(files)
     run_key = None
@@ -90,7 +92,7 @@ def analyse(
                     timings.notes["cache"] = "unchanged since the last run: results reused"
                     return Result(earlier, len(files))
     with timings.phase("extract"):
-        extracted = extract_files(files, jobs, cache, keys, progress)
+        extracted = extract_files(files, jobs, cache, keys, progress, timeout)
     if cache is not None:
         timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
@@ -115,7 +117,8 @@ def analyse(
     with timings.phase("locate findings"):
         diagnostics.extend(locate(f, locator) for f in findings)
     result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
-    if cache is not None and run_key is not None and not result.tracebacks:
+    transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS for e in extracted)
+    if cache is not None and run_key is not None and not transient and not result.tracebacks:
         cache.put_run(run_key, result.diagnostics)
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 _SCOPE = re.compile(r"^([ \t]*)(?:async[ \t]+def|def|class)[ \t]+(\w+)")
 
 
@@ -21,11 +22,10 @@ class Sources:
 
     def data(self, path: str) -> bytes | None:
         if path not in self._data:
-            try:
-                with open(path, "rb") as handle:
-                    self._data[path] = handle.read()
-            except OSError:
-                self._data[path] = None
+            from conclint.extract.decode import read_bytes
+
+            data = read_bytes(path)  # refuses FIFOs and devices: never blocks
+            self._data[path] = data if isinstance(data, bytes) else None
         return self._data[path]
 
     def text(self, path: str) -> str | None:
@@ -40,8 +40,20 @@ class Sources:
     def lines(self, path: str) -> list[str]:
         if path not in self._lines:
             text = self.text(path)
-            self._lines[path] = text.splitlines() if text is not None else []
+            self._lines[path] = split_lines(text) if text is not None else []
         return self._lines[path]
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as Python numbers them: ended by ``\n``, ``\r\n`` or ``\r`` only.
+
+    ``str.splitlines`` also splits at form feeds, ``\x1c``-``\x1e``, ``\x85`` and
+    ``\u2028``/``\u2029``, which may appear in source (a form feed between sections, a
+    separator inside a string) and would shift every line after them."""
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _indent(line: str) -> int:

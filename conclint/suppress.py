@@ -79,7 +79,8 @@ def scan(text: str) -> Comments:
     kinds: set[int] = set()
     statements = 0
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        # universal newlines: a file with lone-CR line ends has lines too
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if tok.type == tokenize.COMMENT:
                 out.comments.append((tok.start[0], tok.start[1], tok.string))
             elif tok.type == tokenize.NEWLINE and start is not None:

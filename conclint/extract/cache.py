@@ -21,6 +21,7 @@ from dataclasses import asdict
 from conclint import __version__
 from conclint.extract import facts as facts_module
 from conclint.diagnostics import Diagnostic, Related
+from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
 FORMAT = 1
@@ -110,11 +111,10 @@ class FactsCache:
         known = self._index.get(absolute)
         if isinstance(known, list) and known[:4] == stamp and isinstance(known[-1], str):
             return known[-1]
-        try:
-            with open(absolute, "rb") as handle:
-                digest = hashlib.sha256(handle.read())
-        except OSError:
-            return None
+        data = read_bytes(absolute)
+        if isinstance(data, FileError):
+            return None  # unreadable, or not a regular file: never cached
+        digest = hashlib.sha256(data)
         digest.update(f"\0{self._salt}|{module}|{is_package}".encode())
         key = digest.hexdigest()
         self._index[absolute] = [*stamp, key]

@@ -133,7 +133,10 @@ class ModuleFacts:
 
 @dataclass(frozen=True, slots=True)
 class FileError:
-    """Why a file yielded no facts: ``kind`` is "parse" (CL001) or "internal" (CL002)."""
+    """Why a file yielded no facts. ``kind``: "parse" (cannot be read, decoded or parsed:
+    CL001), "timeout" (over the time limit: CL001), "internal" (an exception in conclint:
+    CL002) or "crash" (the worker process died: CL002). Only "parse" depends on nothing but
+    the file's bytes, so only it is cached."""
 
     path: str
     kind: str

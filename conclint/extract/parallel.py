@@ -1,24 +1,28 @@
-"""Run extraction over many files: cached facts first, the rest in a process pool.
+"""Run extraction over many files: cached facts first, the rest in worker processes.
 
 Only plain facts cross process boundaries. Work is handed out in small chunks, largest
-files first, so two cores stay busy to the end; results keep the input order.
+files first, so two cores stay busy to the end; results keep the input order. The
+workers are supervised (``conclint.extract.pool``): a file that takes longer than the
+time limit, or crashes its worker, is reported and the others go on. With one job
+everything runs in this process, where a limit can only be checked after each file.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 
 from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts
+from conclint.extract.pool import Extractor, Job, Pool, timeout_error
 from conclint.extract.stack import on_big_stack
 
 _CHUNK_BYTES = 256 * 1024
-
-Job = tuple[str, str, bool]  # path, module, is_package
+DEFAULT_TIMEOUT = 60.0
+CACHED_KINDS = ("parse",)  # file errors that depend only on the file's bytes
 
 
 def usable_cpus() -> int:
@@ -28,14 +32,26 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _extract_jobs(jobs: list[Job]) -> list[ExtractResult]:
-    """Extract a chunk; the cyclic GC only slows this down (facts hold no cycles)."""
+def _extract_in_process(jobs: list[Job], limit: float | None) -> list[ExtractResult]:
+    """Extract in this process; a file that took longer than ``limit`` is reported as if it
+    had been stopped (it cannot be interrupted here). The cyclic GC only slows this down
+    (facts hold no cycles)."""
     from conclint.extract.source import extract_file  # libcst: only where files are parsed
+
+    def extract_all() -> list[ExtractResult]:
+        results: list[ExtractResult] = []
+        for job in jobs:
+            start = time.monotonic()
+            result = extract_file(*job)
+            if limit and time.monotonic() - start > limit:
+                result = timeout_error(job[0], limit)
+            results.append(result)
+        return results
 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return on_big_stack(lambda: [extract_file(*job) for job in jobs])
+        return on_big_stack(extract_all)
     finally:
         if enabled:
             gc.enable()
@@ -67,11 +83,15 @@ def extract_files(
     files: list[SourceFile], jobs: int, cache: FactsCache | None,
     keys: list[str | None] | None = None,
     progress: Callable[[int], None] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    extractor: Extractor | None = None,
 ) -> list[ExtractResult]:
     """Facts (or the reason why not) for every file, in the order given.
 
     ``keys`` are the files' cache keys when the caller already computed them; ``progress``
-    hears how many files each step finished.
+    hears how many files each step finished; ``timeout`` is the limit per file in seconds
+    (None or 0: none); ``extractor`` replaces the per-file extraction in the workers
+    (tests use it to crash one).
     """
     report = progress or (lambda done: None)
     results: list[ExtractResult | None] = [None] * len(files)
@@ -86,34 +106,24 @@ def extract_files(
         if results[index] is None:
             todo.append((index, source))
     report(len(files) - len(todo))
-    if jobs <= 1 or len(todo) <= 1:
-        fresh = _extract_jobs([(f.path, f.module, f.is_package) for _, f in todo])
-        for (index, _), result in zip(todo, fresh):
+    work: list[Job] = [(f.path, f.module, f.is_package) for _, f in todo]
+    if jobs <= 1 and extractor is None:
+        for (index, _), result in zip(todo, _extract_in_process(work, timeout)):
             results[index] = result
         report(len(todo))
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            chunks = _chunks(todo)
-            futures = [
-                pool.submit(_extract_jobs, [(f.path, f.module, f.is_package) for _, f in chunk])
-                for chunk in chunks
-            ]
-            for chunk, future in zip(chunks, futures):
-                try:
-                    chunk_results = future.result()
-                except Exception as err:  # noqa: BLE001 - a crashed worker costs its chunk only
-                    chunk_results = [
-                        FileError(f.path, "internal", f"extraction worker failed: {err!r}")
-                        for _, f in chunk
-                    ]
-                for (index, _), result in zip(chunk, chunk_results):
-                    results[index] = result
-                report(len(chunk))
+    elif todo:
+        def done(slot: int, result: ExtractResult) -> None:
+            results[todo[slot][0]] = result
+            report(1)
+
+        chunks = [[slot for slot, _ in chunk]
+                  for chunk in _chunks(list(enumerate(f for _, f in todo)))]
+        Pool(work, jobs, timeout or None, done, extractor).run(chunks)
     if cache is not None:
         for index, _ in todo:
             result, key = results[index], keys[index]
             if key is not None and (isinstance(result, ModuleFacts) or (
-                isinstance(result, FileError) and result.kind == "parse"
+                isinstance(result, FileError) and result.kind in CACHED_KINDS
             )):
                 cache.put(key, result)
         cache.save()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import traceback
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 
 import libcst as cst
 
@@ -11,18 +14,44 @@ from conclint.extract.facts import ExtractResult, FileError
 from conclint.extract.walker import ModuleWalker
 
 
+def _libcst_version() -> str:
+    try:
+        return version("libcst")
+    except PackageNotFoundError:  # pragma: no cover - a vendored copy
+        return "(unknown version)"
+
 
 def parse_source(path: str, text: str) -> cst.Module | FileError:
     """libcst's tree of ``text``, or a CL001 reason."""
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as err:
-        return FileError(path, "parse", f"syntax error: {err.message}", err.editor_line,
-                         err.editor_column)
+        return syntax_error(path, text, err)
     except RecursionError:
         return FileError(path, "parse", "nesting too deep for the parser")
     except Exception as err:  # noqa: BLE001 - libcst raises assorted errors on odd input
         return FileError(path, "parse", f"cannot parse: {err}")
+
+
+def syntax_error(path: str, text: str, err: cst.ParserSyntaxError) -> FileError:
+    """Why ``text`` does not parse, in CPython's words when CPython rejects it too (clearer:
+    "Missing parentheses in call to 'print'" for Python 2 code), else libcst's. Only the
+    compiler's parser runs (``PyCF_ONLY_AST``): nothing is executed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences...
+            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as cpython:
+        return FileError(path, "parse", f"syntax error: {cpython.msg}", cpython.lineno or 1,
+                         cpython.offset or 1)
+    except (ValueError, RecursionError, MemoryError, OverflowError):
+        pass
+    else:
+        return FileError(path, "parse", "syntax that this Python accepts but libcst "
+                         f"{_libcst_version()} cannot parse: {err.message.splitlines()[0]}",
+                         err.editor_line, err.editor_column)
+    return FileError(path, "parse", f"syntax error: {err.message}", err.editor_line,
+                     err.editor_column)
 
 
 def extract_source(path: str, text: str, module: str, is_package: bool) -> ExtractResult:

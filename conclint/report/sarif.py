@@ -46,7 +46,7 @@ def _artifact(path: str, cwd: str) -> dict[str, str]:
     relative = os.path.relpath(absolute, cwd)
     if relative == ".." or relative.startswith(".." + os.sep):
         return {"uri": Path(absolute).as_uri()}
-    return {"uri": quote(relative.replace(os.sep, "/")), "uriBaseId": SRCROOT}
+    return {"uri": quote(relative.replace(os.sep, "/"), errors="surrogateescape"), "uriBaseId": SRCROOT}
 
 
 def _location(path: str, region: dict[str, int], cwd: str, message: str | None = None,

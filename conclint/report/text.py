@@ -3,7 +3,7 @@ the related locations, then a per-rule summary. Coloured by rich on a terminal o
 
 from __future__ import annotations
 
-import linecache
+import re
 from collections import Counter
 
 from rich.console import Console
@@ -11,35 +11,60 @@ from rich.markup import escape
 
 from conclint.baseline import BaselineOutcome
 from conclint.diagnostics import Diagnostic
+from conclint.source import Sources
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
+_WINDOW = 120  # longest source excerpt shown (a minified or generated line can be megabytes)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _source_line(path: str, line: int) -> str | None:
-    text = linecache.getline(path, line)
-    return text.rstrip("\r\n").expandtabs(4) if text else None
+def printable(text: str) -> str:
+    """``text`` with control characters (an escape sequence in a hostile file or file name
+    could drive the terminal) and undecodable bytes of file names shown as ``?``."""
+    return _CONTROL.sub("?", text)
+
+
+def _excerpt(sources: Sources, d: Diagnostic) -> tuple[str, int, int] | None:
+    """The reported line (a window of it when long), the caret's column and width."""
+    lines = sources.lines(d.path)
+    if not 1 <= d.line <= len(lines):
+        return None
+    text = lines[d.line - 1]
+    column = len(text[:d.column - 1].expandtabs(4)) + 1
+    text = printable(text.expandtabs(4))
+    width = (d.end_column - d.column) if d.end_line == d.line else len(text) - column + 1
+    width = max(1, width)
+    if len(text) > _WINDOW:
+        start = max(0, min(column - 1 - _WINDOW // 4, len(text) - _WINDOW))
+        text = ("..." if start else "") + text[start:start + _WINDOW] + (
+            "..." if start + _WINDOW < len(text) else "")
+        column = column - start + (3 if start else 0)
+        width = min(width, len(text) - column + 1)
+    return text, column, max(1, width)
 
 
 def render_text(console: Console, diagnostics: list[Diagnostic], files: int,
                 show_source: bool = True, *, summary: bool = True,
-                baseline: BaselineOutcome | None = None) -> None:
+                baseline: BaselineOutcome | None = None, sources: Sources | None = None) -> None:
+    sources = sources or Sources()
     for d in diagnostics:
         style = _SEVERITY_STYLE.get(d.severity, "")
         console.print(
-            f"[bold]{escape(d.path)}:{d.line}:{d.column}:[/bold] "
-            f"[{style}]{d.code}[/{style}] {escape(d.message)} [dim]\\[{d.name}][/dim]",
+            f"[bold]{escape(printable(d.path))}:{d.line}:{d.column}:[/bold] "
+            f"[{style}]{d.code}[/{style}] {escape(printable(d.message))} "
+            f"[dim]\\[{d.name}][/dim]",
             highlight=False, soft_wrap=True,
         )
-        source = _source_line(d.path, d.line) if show_source else None
-        if source is not None:
-            width = max(1, (d.end_column - d.column) if d.end_line == d.line else
-                        len(source) - d.column + 1)
+        excerpt = _excerpt(sources, d) if show_source else None
+        if excerpt is not None:
+            source, column, width = excerpt
             console.print(f"  {escape(source)}", highlight=False, soft_wrap=True)
-            console.print(" " * (d.column + 1) + f"[{style}]" + "^" * width + f"[/{style}]",
+            console.print(" " * (column + 1) + f"[{style}]" + "^" * width + f"[/{style}]",
                           highlight=False, soft_wrap=True)
         for r in d.related:
             console.print(
-                f"    [dim]{escape(r.path)}:{r.line}:{r.column}:[/dim] {escape(r.message)}",
+                f"    [dim]{escape(printable(r.path))}:{r.line}:{r.column}:[/dim] "
+                f"{escape(printable(r.message))}",
                 highlight=False, soft_wrap=True,
             )
     if summary:
