@@ -2,18 +2,24 @@
 
 An entry is keyed by the file's content hash, conclint's version and everything else the
 facts depend on (module name, package-ness). A stat index (size, mtime) lets an unchanged
-file skip even the hashing. Entries are pickles read by an unpickler that can only build
-conclint's fact classes and plain containers, behind a checksum: a corrupt, truncated,
-foreign or hostile entry is ignored and rebuilt, never trusted and never executed.
+file skip even the hashing. Every entry (facts, located spans, whole-run results and the
+index) carries an HMAC made with a random per-user key kept outside the project
+(``$XDG_CACHE_HOME/conclint/key``): entries that a checkout brings along, or another user
+wrote, fail the check and are rebuilt, so a committed cache cannot forge a clean result.
+Facts are pickles read by an unpickler that can only build conclint's fact classes and
+plain containers; a corrupt, truncated, foreign or hostile entry is ignored and rebuilt,
+never trusted and never executed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
 import pickle
+import re
 import tempfile
 from array import array
 from dataclasses import asdict
@@ -24,9 +30,13 @@ from conclint.diagnostics import Diagnostic, Related
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 1
+FORMAT = 2
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
+_RUN_MAGIC = b"conclint-run\n"
+_INDEX_MAGIC = b"conclint-index\n"
+_KEY = re.compile(r"[0-9a-f]{64}")
+_MAC_BYTES = 32
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
                                "float", "bool", "complex", "bytes"})
 _ALLOWED_FACTS = frozenset(
@@ -45,17 +55,55 @@ class _FactsUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def encode(facts: ExtractResult) -> bytes:
-    payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-    return _MAGIC + hashlib.sha256(payload).digest() + payload
+def secret_key() -> bytes:
+    """The per-user key that signs cache entries, created on first use (mode 0600) in
+    ``$XDG_CACHE_HOME/conclint`` (default ``~/.cache/conclint``). Without a writable home a
+    key for this run only is used: nothing is reused, nothing is trusted."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "conclint", "key")
+    for _ in range(2):
+        try:
+            with open(path, "rb") as handle:
+                key = handle.read()
+            if len(key) == 32:
+                return key
+            os.unlink(path)  # a truncated key: replace it
+        except OSError:
+            pass
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(os.urandom(32))
+        except FileExistsError:
+            continue  # another run created it meanwhile: read theirs
+        except OSError:
+            break
+    return os.urandom(32)
 
 
-def decode(blob: bytes) -> ExtractResult | None:
-    """The facts in ``blob``, or None when it is not an intact entry of this format."""
-    if not blob.startswith(_MAGIC):
+def seal(magic: bytes, payload: bytes, key: bytes) -> bytes:
+    return magic + hmac.new(key, payload, hashlib.sha256).digest() + payload
+
+
+def unseal(magic: bytes, blob: bytes, key: bytes) -> bytes | None:
+    """The payload of a sealed blob, or None when it is not intact and signed with ``key``."""
+    head = len(magic) + _MAC_BYTES
+    if not blob.startswith(magic) or len(blob) < head:
         return None
-    digest, payload = blob[len(_MAGIC):len(_MAGIC) + 32], blob[len(_MAGIC) + 32:]
-    if hashlib.sha256(payload).digest() != digest:
+    payload = blob[head:]
+    expected = hmac.new(key, payload, hashlib.sha256).digest()
+    return payload if hmac.compare_digest(expected, blob[len(magic):head]) else None
+
+
+def encode(facts: ExtractResult, key: bytes) -> bytes:
+    return seal(_MAGIC, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL), key)
+
+
+def decode(blob: bytes, key: bytes) -> ExtractResult | None:
+    """The facts in ``blob``, or None when it is not an intact, signed entry of this format."""
+    payload = unseal(_MAGIC, blob, key)
+    if payload is None:
         return None
     try:
         value = _FactsUnpickler(io.BytesIO(payload)).load()
@@ -81,11 +129,12 @@ def code_fingerprint() -> str:
 class FactsCache:
     """Facts by content, in ``directory``; ``save`` persists the stat index."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, key: bytes | None = None) -> None:
         self.directory = directory
+        self._key = key if key is not None else secret_key()
         self._salt = f"{__version__}/{FORMAT}/{code_fingerprint()}"
         salt_id = hashlib.sha256(self._salt.encode()).hexdigest()[:16]
-        self._index_path = os.path.join(directory, f"index-{salt_id}.json")
+        self._index_path = os.path.join(directory, f"index-{salt_id}")
         self._index: dict[str, list[object]] = self._load_index()
         self._dirty = False
         self._prepared = False
@@ -94,8 +143,9 @@ class FactsCache:
 
     def _load_index(self) -> dict[str, list[object]]:
         try:
-            with open(self._index_path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            with open(self._index_path, "rb") as handle:
+                payload = unseal(_INDEX_MAGIC, handle.read(), self._key)
+            data = json.loads(payload) if payload is not None else {}
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
@@ -109,7 +159,8 @@ class FactsCache:
             return None
         stamp: list[object] = [stat.st_size, stat.st_mtime_ns, module, is_package]
         known = self._index.get(absolute)
-        if isinstance(known, list) and known[:4] == stamp and isinstance(known[-1], str):
+        if isinstance(known, list) and known[:4] == stamp and isinstance(known[-1], str) \
+                and _KEY.fullmatch(known[-1]):
             return known[-1]
         data = read_bytes(absolute)
         if isinstance(data, FileError):
@@ -122,12 +173,14 @@ class FactsCache:
         return key
 
     def _entry(self, key: str) -> str:
+        if not _KEY.fullmatch(key):  # only ever a sha256 hex digest: never a path
+            raise ValueError(f"not a cache key: {key!r}")
         return os.path.join(self.directory, "facts", key[:2], key)
 
     def get(self, key: str, path: str) -> ExtractResult | None:
         try:
             with open(self._entry(key), "rb") as handle:
-                facts = decode(handle.read())
+                facts = decode(handle.read(), self._key)
         except OSError:
             facts = None
         if facts is None:
@@ -146,12 +199,11 @@ class FactsCache:
                 blob = handle.read()
         except OSError:
             return None
-        head = len(_SPANS_MAGIC) + 32
-        if not blob.startswith(_SPANS_MAGIC) or hashlib.sha256(blob[head:]).digest() != \
-                blob[len(_SPANS_MAGIC):head] or (len(blob) - head) % 16:
+        payload = unseal(_SPANS_MAGIC, blob, self._key)
+        if payload is None or len(payload) % 16:
             return None
         numbers = array("i")
-        numbers.frombytes(blob[head:])
+        numbers.frombytes(payload)
         return [Span(*numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
 
     def put_spans(self, key: str, spans: list[Span]) -> None:
@@ -159,12 +211,11 @@ class FactsCache:
                                                          s.end_column)))
         payload = numbers.tobytes()
         self._prepare()
-        _atomic_write(self._entry(key) + ".spans",
-                      _SPANS_MAGIC + hashlib.sha256(payload).digest() + payload)
+        _atomic_write(self._entry(key) + ".spans", seal(_SPANS_MAGIC, payload, self._key))
 
     def put(self, key: str, facts: ExtractResult) -> None:
         self._prepare()
-        _atomic_write(self._entry(key), encode(facts))
+        _atomic_write(self._entry(key), encode(facts, self._key))
 
     def run_key(self, keys: list[str], settings: str) -> str:
         """The identity of a whole run: every file's key, its path, and the settings."""
@@ -176,22 +227,26 @@ class FactsCache:
     def get_run(self, run_key: str) -> list[Diagnostic] | None:
         """The diagnostics of an identical earlier run (JSON, so nothing can execute)."""
         try:
-            with open(self._entry(run_key) + ".run", encoding="utf-8") as handle:
-                rows = json.load(handle)
+            with open(self._entry(run_key) + ".run", "rb") as handle:
+                payload = unseal(_RUN_MAGIC, handle.read(), self._key)
+            if payload is None:
+                return None
             return [Diagnostic(**{**row, "related": tuple(Related(**r) for r in row["related"])})
-                    for row in rows]
+                    for row in json.loads(payload)]
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
     def put_run(self, run_key: str, diagnostics: list[Diagnostic]) -> None:
         rows = [{**asdict(d), "related": [asdict(r) for r in d.related]} for d in diagnostics]
         self._prepare()
-        _atomic_write(self._entry(run_key) + ".run", json.dumps(rows).encode())
+        _atomic_write(self._entry(run_key) + ".run",
+                      seal(_RUN_MAGIC, json.dumps(rows).encode(), self._key))
 
     def save(self) -> None:
         if self._dirty:
             self._prepare()
-            _atomic_write(self._index_path, json.dumps(self._index).encode())
+            _atomic_write(self._index_path,
+                          seal(_INDEX_MAGIC, json.dumps(self._index).encode(), self._key))
             self._dirty = False
 
     def _prepare(self) -> None:
