@@ -87,6 +87,9 @@ def load_config(path: str | None) -> Config:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"{path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: invalid TOML: not UTF-8 ({err.reason} at byte "
+                         f"{err.start})") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror}") from None
     tool = data.get("tool", {})

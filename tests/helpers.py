@@ -72,3 +72,12 @@ def run_main(*args: str, cwd: Path) -> Ran:
     finally:
         os.chdir(previous)
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def run_json(*args: str, cwd: Path) -> tuple[int, list[dict]]:
+    """``conclint --format json --no-cache ARGS`` in this process: exit code, diagnostics."""
+    import json
+
+    ran = run_main("--format", "json", "--no-cache", *args, cwd=cwd)
+    assert ran.stdout, ran.stderr
+    return ran.returncode, json.loads(ran.stdout)["diagnostics"]

@@ -1,0 +1,26 @@
+"""Extractors for the supervised-pool tests: they misbehave on chosen files, in the worker.
+
+Module-level functions, so that workers started by any start method can import them.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import time
+
+from conclint.extract.facts import ExtractResult
+
+
+def misbehave(path: str, module: str, is_package: bool) -> ExtractResult:
+    """Crash the worker (SIGABRT) on ``*crash*`` files, hang on ``*hang*`` files, and extract
+    every other file normally."""
+    from conclint.extract.source import extract_file
+
+    name = os.path.basename(path)
+    if "crash" in name:
+        faulthandler.disable()  # pytest's, inherited: the abort is expected, not news
+        os.abort()
+    if "hang" in name:
+        time.sleep(3600)
+    return extract_file(path, module, is_package)
