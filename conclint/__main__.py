@@ -1,7 +1,15 @@
 """Allow ``python -m conclint``."""
 
+import os
 import sys
 
-from conclint.cli import main
+# ``python -m`` puts the working directory first on sys.path; in the checkout being analysed,
+# a ``libcst.py`` or ``threading.py`` there would be imported instead of the real one and run.
+# conclint's own package is already imported, so the directory is not needed: drop it.
+if sys.path and not sys.flags.safe_path and os.path.abspath(sys.path[0] or os.curdir) == \
+        os.getcwd():
+    del sys.path[0]
+
+from conclint.cli import main  # noqa: E402 - after the sys.path fix, on purpose
 
 sys.exit(main())
