@@ -246,7 +246,7 @@ def test_odd_file_names_are_reported_in_every_format(tmp_path: Path) -> None:
     (b"[tool]\nconclint = 1\n", "[tool.conclint] must be a table"),
     (b"[tool.conclint]\nselect = [1]\n", "`tool.conclint.select` must be a list of strings"),
     (b"[tool.conclint]\nselect = ['CL9']\n", "unknown rule code or name `CL9`"),
-    (b"[tool.conclint]\ntimeout = 5\n", "unknown key `tool.conclint.timeout`"),
+    (b"[tool.conclint]\nmax-workers = 5\n", "unknown key `tool.conclint.max-workers`"),
 ])
 def test_every_configuration_mistake_is_one_line_and_exit_2(tmp_path: Path, data: bytes,
                                                              message: str) -> None:

@@ -62,6 +62,7 @@ def test_with_one_job_the_limit_is_checked_after_each_file(tmp_path: Path, monke
     assert "took longer than 1 s" in diagnostics[1]["message"]
 
 
+@pytest.mark.slow
 def test_huge_and_deeply_nested_files_end_in_bounded_time(tmp_path: Path) -> None:
     """A 10 MB file and expressions or blocks nested 5,000 deep: each is analysed or reported
     as CL001 with its reason, within the time limit, and the other files are analysed."""
@@ -113,6 +114,7 @@ def pathological(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float,
     return json.loads(ran.stdout), whole_program, peak_kib
 
 
+@pytest.mark.slow
 def test_pathological_programs_are_analysed_in_bounded_time_and_memory(pathological) -> None:
     report, whole_program, peak_kib = pathological
     assert whole_program < 30, f"whole-program phase took {whole_program:.1f} s"
@@ -120,6 +122,7 @@ def test_pathological_programs_are_analysed_in_bounded_time_and_memory(pathologi
     assert not [d for d in report["diagnostics"] if d["code"] in ("CL001", "CL002")]
 
 
+@pytest.mark.slow
 def test_pathological_programs_still_yield_their_findings(pathological) -> None:
     report, _, _ = pathological
     codes = [(d["code"], d["path"]) for d in report["diagnostics"]]
