@@ -34,7 +34,7 @@ from conclint.report.text import (
 from conclint.source import Sources
 from conclint.timings import Timings
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUBCOMMANDS = ("explain", "rules", "graph")
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         _console(sys.stderr).print(f"conclint: error: {err}", highlight=False, markup=False)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # the worker processes are already stopped
+        _console(sys.stderr).print("conclint: interrupted", highlight=False, markup=False)
+        return EXIT_INTERRUPTED
 
 
 def _lint(args: argparse.Namespace) -> int:

@@ -62,6 +62,25 @@ def test_with_one_job_the_limit_is_checked_after_each_file(tmp_path: Path, monke
     assert "took longer than 1 s" in diagnostics[1]["message"]
 
 
+def test_ctrl_c_stops_the_workers_at_once(tmp_path: Path) -> None:
+    import signal
+
+    generators.deep_nesting(tmp_path, 5000)  # minutes of parsing for libcst
+    ran = subprocess.Popen(
+        [sys.executable, "-m", "conclint", "--no-cache", "--no-project", "--timeout", "0",
+         "."], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(2)
+    start = time.monotonic()
+    os.killpg(ran.pid, signal.SIGINT)  # what a terminal sends to the whole group
+    _, err = ran.communicate(timeout=60)
+    assert time.monotonic() - start < 10
+    assert ran.returncode == 130 and err.decode().strip().endswith("conclint: interrupted")
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(ran.pid, 0)  # no worker left behind
+
+
 @pytest.mark.slow
 def test_huge_and_deeply_nested_files_end_in_bounded_time(tmp_path: Path) -> None:
     """A 10 MB file and expressions or blocks nested 5,000 deep: each is analysed or reported
