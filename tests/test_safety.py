@@ -214,3 +214,16 @@ def test_a_damaged_run_cache_is_ignored(tmp_path: Path) -> None:
         run_file.write_bytes(run_file.read_bytes()[:-5])
     second = run_main("--format", "json", "--cache-dir", str(cache), "a.py", cwd=tmp_path)
     assert first.stdout == second.stdout and '"CL102"' in first.stdout
+
+
+def test_an_unusable_cache_or_key_location_only_costs_speed(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    (tmp_path / "a.py").write_text("import threading\nL = threading.Lock()\n"
+                                   "def f():\n    with L:\n        with L:\n            pass\n")
+    (tmp_path / "not_a_folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not_a_folder"))  # no key can be kept
+    for _ in range(2):
+        ran = run_main("--format", "json", "--cache-dir", str(tmp_path / "not_a_folder"),
+                       "a.py", cwd=tmp_path)
+        assert ran.returncode == 1 and '"CL102"' in ran.stdout, ran.stderr
+    assert (tmp_path / "not_a_folder").read_text() == ""
