@@ -10,6 +10,8 @@ if sys.path and not sys.flags.safe_path and os.path.abspath(sys.path[0] or os.cu
         os.getcwd():
     del sys.path[0]
 
-from conclint.cli import main  # noqa: E402 - after the sys.path fix, on purpose
+# Guarded: a spawn or forkserver worker re-imports the main module (as ``__mp_main__``).
+if __name__ == "__main__":
+    from conclint.cli import main
 
-sys.exit(main())
+    sys.exit(main())
