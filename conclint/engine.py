@@ -30,9 +30,9 @@ class Result:
 
 
 def make_diagnostic(code: str, path: str, span: Span, message: str,
-                    related: tuple[Related, ...] = ()) -> Diagnostic:
+                    related: tuple[Related, ...] = (), severity: str | None = None) -> Diagnostic:
     rule = RULES[code]
-    return Diagnostic(code, rule.name, rule.severity, path, span.line, span.column,
+    return Diagnostic(code, rule.name, severity or rule.severity, path, span.line, span.column,
                       span.end_line, span.end_column, message, related)
 
 
@@ -52,7 +52,7 @@ def locate(finding: Finding, locator: Locator) -> Diagnostic:
         span = locator.span(step.path, step.loc)
         related.append(Related(step.path, span.line, span.column, step.message))
     return make_diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
-                           finding.message, tuple(related))
+                           finding.message, tuple(related), finding.severity)
 
 
 def run_checks(
@@ -80,6 +80,7 @@ def analyse(
     jobs: int = 1,
     cache: FactsCache | None = None,
     timings: Timings | None = None,
+    free_threaded: bool = False,
 ) -> Result:
     timings = timings or Timings()
     with timings.phase("extract"):
@@ -90,7 +91,7 @@ def analyse(
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
-        analyses = Analyses(Program(facts), timings)
+        analyses = Analyses(Program(facts), timings, free_threaded)
     locator = Locator({f.path: (f.module, f.is_package) for f in files})
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):

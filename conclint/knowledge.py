@@ -218,3 +218,8 @@ BUILTINS = frozenset({
 API_TABLES: tuple[object, ...] = (
     LOCK_FACTORIES, RETURNS, KNOWN_CLASSES, BLOCKING, IMMEDIATE_CALLERS, BUILTINS,
 )
+
+# The race rules' tables (thread and process starters, joins, thread-safe types).
+from conclint import knowledge_races  # noqa: E402 - appended block, see knowledge_races
+
+API_TABLES += knowledge_races.TABLES

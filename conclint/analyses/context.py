@@ -11,6 +11,8 @@ from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
+from conclint.analyses.shared_state import SharedState
+from conclint.analyses.threads import ThreadContexts
 from conclint.program.index import Program
 from conclint.timings import Timings
 
@@ -20,9 +22,12 @@ T = TypeVar("T")
 class Analyses:
     """Lazily built analyses over one ``Program``; each build is timed for ``--profile``."""
 
-    def __init__(self, program: Program, timings: Timings | None = None) -> None:
+    def __init__(
+        self, program: Program, timings: Timings | None = None, free_threaded: bool = False,
+    ) -> None:
         self.program = program
         self.timings = timings or Timings()
+        self.free_threaded = free_threaded  # races are real without the GIL: report as errors
 
     def _timed(self, name: str, build: Callable[[], T]) -> T:
         with self.timings.phase(f"analysis: {name}"):
@@ -51,3 +56,14 @@ class Analyses:
     def entry_held(self) -> EntryHeld:
         calls, held = self.calls, self.held
         return self._timed("entry-held locks", lambda: EntryHeld(self.program, calls, held))
+
+    @cached_property
+    def threads(self) -> ThreadContexts:
+        calls = self.calls
+        return self._timed("thread contexts", lambda: ThreadContexts(self.program, calls))
+
+    @cached_property
+    def shared_state(self) -> SharedState:
+        calls, held, threads = self.calls, self.held, self.threads
+        return self._timed("shared state",
+                           lambda: SharedState(self.program, calls, held, threads))

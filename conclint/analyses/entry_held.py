@@ -7,7 +7,9 @@ or have no analysed caller start with nothing held. Greatest fixpoint over the c
 
 from __future__ import annotations
 
-from conclint.analyses.calls import CallGraph
+from collections.abc import Callable
+
+from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.held import HeldLocks
 from conclint.program.index import Program
 
@@ -15,7 +17,13 @@ _MAX_ROUNDS = 50
 
 
 class EntryHeld:
-    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+    """``skip`` leaves some call sites out of the meet: the race rules ignore calls made
+    while the object is still being built (``__init__``), when no other thread can see it."""
+
+    def __init__(
+        self, program: Program, calls: CallGraph, held: HeldLocks,
+        skip: Callable[[Edge], bool] | None = None,
+    ) -> None:
         self._held: dict[str, frozenset[str]] = {}
         candidates = [
             q for q in program.functions
@@ -23,15 +31,24 @@ class EntryHeld:
         ]
         everything = frozenset(held.locks) | frozenset(
             h.lock.name for w in program.iter_functions() for a in held.acquired(w) for h in a)
-        state = {q: everything for q in candidates}
+        # per candidate: (caller, locks held at the call site), computed once
+        sites: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for q in candidates:
+            found = []
+            for edge in calls.callers(q):
+                if skip is not None and skip(edge):
+                    continue
+                caller = program.where(edge.caller)
+                found.append((edge.caller, frozenset(
+                    h.lock.name for _, h in held.held_at(caller, edge.call.held))))
+            sites[q] = found
+        state = {q: everything if sites[q] else frozenset() for q in candidates}
         for _ in range(_MAX_ROUNDS):
             changed = False
             for q in candidates:
                 meet: frozenset[str] | None = None
-                for edge in calls.callers(q):
-                    caller = program.where(edge.caller)
-                    here = frozenset(h.lock.name for _, h in held.held_at(caller, edge.call.held))
-                    here |= state.get(edge.caller, frozenset())
+                for caller, here in sites[q]:
+                    here = here | state.get(caller, frozenset())
                     meet = here if meet is None else meet & here
                 new = meet or frozenset()
                 if new != state[q]:

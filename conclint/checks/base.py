@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from conclint.diagnostics import Finding, Step
 
 
-def finding(code: str, path: str, loc: int, message: str, related: Iterable[Step] = ()) -> Finding:
-    return Finding(code, path, loc, message, tuple(related))
+def finding(code: str, path: str, loc: int, message: str, related: Iterable[Step] = (),
+            severity: str | None = None) -> Finding:
+    return Finding(code, path, loc, message, tuple(related), severity)
 
 
 def short(lock_name: str) -> str:

@@ -62,6 +62,7 @@ class Acquire:
     loc: Loc
     held: tuple[int, ...]  # acquisitions already held (indices into the same list)
     kind: str  # "with" | "async-with" | "acquire" | "try-acquire"
+    end: Loc = 0  # a ``with``: the last ordinal inside its body (where the block is left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,41 @@ class ReleaseIssue:
     loc: Loc
     reason: str
     related: Loc | None = None
+
+
+@dataclass(slots=True)
+class Access:
+    """A use of possibly shared state inside a function, for the race rules.
+
+    Only three kinds of variable are recorded: an attribute of the method's own receiver
+    (``self.x``/``cls.x``, also from a nested function or lambda that closes over it), a
+    module-level name of this module, and a local of an enclosing function captured by a
+    nested one (closure state). ``space`` says which; ``var`` names it: "Cls.attr" with the
+    class qualname, the global's name, or "<owner qualname>:<name>".
+    """
+
+    space: str  # "attr" | "global" | "closure"
+    var: str
+    # "read" | "iter" (iterated by a for loop or comprehension) | "write" (rebound or deleted)
+    # | "mutate" (item/attribute store, ``del x[k]``, a mutating method) | "update" (a
+    # read-modify-write: ``x += 1``, ``d[k] = d.get(k, 0) + 1``, ``self.n = self.n + 1``)
+    kind: str
+    loc: Loc  # the statement (or lambda) it is part of
+    held: tuple[int, ...]
+    method: str = ""  # a mutation: the method called ("append"...), "[]" item, "." attribute
+    checked: Loc = 0  # a write under (or after the early exit of) an ``if`` testing the same
+    # variable: that ``if`` statement's ordinal (check-then-act)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A ``# conclint: guarded-by=<lock>`` declaration on an assignment."""
+
+    space: str  # "attr" | "global"
+    var: str  # as in ``Access.var``
+    lock: str  # dotted text of the lock as written
+    loc: Loc
+    scope: str  # qualname of the function the declaration is in ("<module>" at top level)
 
 
 @dataclass(slots=True)
@@ -94,6 +130,10 @@ class Function:
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
     yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
     release_issues: list[ReleaseIssue] = field(default_factory=list)
+    accesses: list[Access] = field(default_factory=list)
+    # ordinal ranges [start, end) of statements right before a ``return``/``raise`` of the
+    # same block: a call there is the last thing the function does on that path
+    tails: list[tuple[Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -121,6 +161,7 @@ class ModuleFacts:
     global_locs: dict[str, Loc] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

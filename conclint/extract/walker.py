@@ -14,12 +14,19 @@ and no positions are computed: every recorded node gets an ordinal in source pre
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from sys import intern
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, Loc, ModuleFacts
+from conclint.extract.facts import (
+    Access, Acquire, Arg, Call, ClassDef, Function, Guard, Loc, ModuleFacts,
+)
 from conclint.extract.release_check import check_releases
+from conclint.extract.shared_state import (
+    MUTATORS, SharedScope, Var, drop_rebound_globals, drop_unwritten_reads, guard_comment,
+    iterated, module_names,
+)
 from conclint.extract.text import dotted, is_literal, literal
 
 # Called with each numbered node, in ordinal order (used only to locate reported nodes).
@@ -39,6 +46,7 @@ class _Scope:
     loops: list[str] = field(default_factory=list)
     returns_held: list[tuple[int, ...]] = field(default_factory=list)
     has_acquire_call: bool = False
+    shared: SharedScope = field(default_factory=SharedScope)
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -88,15 +96,26 @@ class ModuleWalker:
         self._scopes: list[_Scope] = []
         self._classes: list[tuple[ClassDef, int]] = []  # with the scope depth of its body
         self._class_by_name: dict[str, ClassDef] = {}
+        # shared-state bookkeeping (see ``shared_state``)
+        self._module_names: set[str] = set()
+        self._stmt: Loc = 0  # the statement being walked: where its accesses are located
+        self._iter_node: cst.CSTNode | None = None  # the collection a ``for`` iterates
+        self._suppress: cst.CSTNode | None = None  # already recorded as a store
+        self._test_vars: set[Var] | None = None  # variables read by the ``if`` test being walked
+        self._guard: str | None = None  # a ``guarded-by`` comment on the current line
+        self._shared = SharedScope()  # the current function's (a hot-path shortcut)
+        self._in_function = False
 
     # ----------------------------------------------------------------- entry
     def walk(self, module: cst.Module) -> ModuleFacts:
         top = Function(qualname="<module>", name="<module>", cls=None, params=(),
                        decorators=(), is_async=False, loc=0)
         self.facts.functions.append(top)
-        self._scopes.append(_Scope(top))
+        self._module_names = module_names(module.body)
+        self._scopes.append(_Scope(top, shared=self._shared))
         self._block(module.body)
         self._scopes.pop()
+        drop_unwritten_reads(self.facts)
         return self.facts
 
     def _number(self, node: cst.CSTNode) -> Loc:
@@ -121,13 +140,24 @@ class ModuleWalker:
             return self._small_statements(body.body)
         if isinstance(body, cst.IndentedBlock):
             body = body.body
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                if not self._small_statements(stmt.body):
+        checks = self._shared.checks
+        mark = len(checks)  # an early-exit check lives until the end of its block
+        previous = 0
+        try:
+            for stmt in body:
+                start = self._count + 1
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    if previous and isinstance(stmt.body[0], (cst.Return, cst.Raise)):
+                        self._scope.fn.tails.append((previous, start))
+                    self._guard = guard_comment(stmt)
+                    if not self._small_statements(stmt.body):
+                        return False
+                elif not self._compound(stmt):
                     return False
-            elif not self._compound(stmt):
-                return False
-        return True
+                previous = start
+            return True
+        finally:
+            del checks[mark:]
 
     def _small_statements(self, statements: Sequence[cst.BaseSmallStatement]) -> bool:
         for small in statements:
@@ -137,25 +167,39 @@ class ModuleWalker:
 
     def _small(self, node: cst.BaseSmallStatement) -> bool:
         scope = self._scope
-        loc = self._number(node)
+        loc = self._stmt = self._number(node)
         if isinstance(node, cst.Expr):
             self._expression_statement(node.value)
         elif isinstance(node, cst.Assign):
+            accesses = scope.fn.accesses
+            start = len(accesses)
             for target in node.targets:
                 self._store(target.target)
+            middle = len(accesses)
             self._expr(node.value, target=dotted(node.targets[0].target)
                        if len(node.targets) == 1 else None)
+            self._after_assign(node.targets[0].target, start, middle, loc)
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
         elif isinstance(node, cst.AnnAssign):
-            self._store(node.target)
+            if node.value is not None:
+                start = len(scope.fn.accesses)
+                self._store(node.target)
             self._expr(node.annotation.annotation)
             if node.value is not None:
+                middle = len(scope.fn.accesses)
                 self._expr(node.value, target=dotted(node.target))
+                self._after_assign(node.target, start, middle, loc)
                 self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
-            self._expr(node.target)
+            self._store(node.target, "update")
             self._expr(node.value)
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            how = "global" if isinstance(node, cst.Global) else "nonlocal"
+            for item in node.names:
+                scope.shared.declared[item.name.value] = how
+                if how == "global":
+                    self._module_names.add(item.name.value)
         elif isinstance(node, cst.Return):
             if node.value is not None:
                 self._expr(node.value)
@@ -172,19 +216,38 @@ class ModuleWalker:
         elif isinstance(node, cst.Import):
             self._import(node)
         elif isinstance(node, cst.ImportFrom):
-            self._import_from(node)
+            self._import(node)
         elif isinstance(node, cst.Assert):
             self._expr(node.test)
             if node.msg is not None:
                 self._expr(node.msg)
         elif isinstance(node, cst.Del):
-            self._expr(node.target)
+            self._store(node.target)
         return True
 
-    def _store(self, target: cst.BaseExpression) -> None:
-        """Walk an assignment target: calls inside it run, a plain name is no use."""
-        if not isinstance(target, cst.Name):
+    def _store(self, target: cst.BaseExpression, kind: str = "write") -> None:
+        """Walk an assignment (or ``del``) target: calls inside it run, names are bound,
+        and a store into shared state is recorded (``kind`` "update" for ``+=``)."""
+        node_type = type(target)
+        if node_type is cst.Name:
+            self._bind_name(target.value, kind)
+        elif node_type is cst.Tuple or node_type is cst.List:
+            for element in target.elements:
+                self._store(element.value, kind)
+        elif node_type is cst.StarredElement:
+            self._store(target.value, kind)
+        else:
+            root = self._root(target)
+            if root is not None:
+                var, node = root
+                if node is target:
+                    self._access(var, kind)
+                else:  # an item (``[]``) or attribute (``.``) of the variable's object
+                    self._access(var, "update" if kind == "update" else "mutate",
+                                 "[]" if type(target) is cst.Subscript else ".")
+                self._suppress = node
             self._expr(target)
+            self._suppress = None
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
         call = value.expression if isinstance(value, cst.Await) else value
@@ -215,7 +278,7 @@ class ModuleWalker:
                 return
 
     def _compound(self, node: cst.CSTNode) -> bool:
-        self._number(node)
+        self._stmt = self._number(node)
         if isinstance(node, cst.FunctionDef):
             self._function(node)
             return True
@@ -251,7 +314,14 @@ class ModuleWalker:
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
         locked = _lock_method_call(test.expression if negated else test, "acquire")
+        loc = self._stmt = self.loc_of(node)
+        outer_test, self._test_vars = self._test_vars, set()
         self._expr(test, in_test=True)
+        tested, self._test_vars = frozenset(self._test_vars), outer_test
+        checks = self._shared.checks
+        mark = len(checks)
+        if tested:
+            checks.append((tested, loc))
         body_start = else_start = before
         if locked is not None:
             scope.has_acquire_call = True
@@ -259,6 +329,7 @@ class ModuleWalker:
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
+        del checks[mark + 1:]
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -267,6 +338,9 @@ class ModuleWalker:
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
             else_end = self._branch(node.orelse.body, else_start)
+        del checks[mark:]
+        if tested and (body_end is None or else_end is None):
+            checks.append((tested, loc))  # an early exit: the rest of the block depends on it
         return self._join([body_end, else_end])
 
     def _loop(self, node: cst.While | cst.For) -> bool:
@@ -276,7 +350,9 @@ class ModuleWalker:
             scope.loops.append("while")
         else:
             self._store(node.target)
+            self._iter_node = iterated(node.iter)
             self._expr(node.iter)
+            self._iter_node = None
             scope.loops.append("for")
         before = list(scope.held)
         self._block(node.body)
@@ -291,6 +367,7 @@ class ModuleWalker:
         scope = self._scope
         before = list(scope.held)
         kind = "async-with" if node.asynchronous is not None else "with"
+        first = len(scope.fn.acquires)
         for item in node.items:
             loc = self._number(item.item)
             if isinstance(item.item, cst.Name):
@@ -303,7 +380,10 @@ class ModuleWalker:
             text = dotted(item.item)
             if text is not None:
                 self._push_acquire(text, loc, kind)
+        pushed = scope.fn.acquires[first:]
         falls_through = self._block(node.body)
+        for acquire in pushed:
+            acquire.end = self._count
         scope.held = before
         return falls_through
 
@@ -368,6 +448,7 @@ class ModuleWalker:
         elif len(self._scopes) > 1:
             qualname = f"{outer.fn.qualname}.<locals>.{node.name.value}"
             outer.fn.nested[node.name.value] = qualname
+            outer.shared.bound.add(node.name.value)
         else:
             qualname = node.name.value
         fn = Function(
@@ -394,12 +475,24 @@ class ModuleWalker:
     def _enter(self, fn: Function, body: cst.BaseSuite | cst.BaseExpression) -> None:
         self.facts.functions.append(fn)
         scope = _Scope(fn)
+        shared = scope.shared
+        shared.bound.update(fn.params)
+        if fn.cls is not None and fn.params and "staticmethod" not in fn.decorators:
+            shared.self_name, shared.cls = fn.params[0], fn.cls
+        elif len(self._scopes) > 1:
+            outer = self._scope.shared
+            if outer.self_name is not None and outer.self_name not in fn.params:
+                shared.self_name, shared.cls = outer.self_name, outer.cls
         self._scopes.append(scope)
+        outer = (self._stmt, self._shared, self._in_function)
+        self._stmt, self._shared, self._in_function = fn.loc, shared, True
         if isinstance(body, cst.BaseExpression):
             self._expr(body)
             falls_through = True
         else:
             falls_through = self._block(body)
+        self._stmt, self._shared, self._in_function = outer
+        drop_rebound_globals(fn, shared)
         ends = [list(e) for e in scope.returns_held]
         if falls_through:
             ends.append(list(scope.held))
@@ -424,6 +517,8 @@ class ModuleWalker:
             prefix = f"{self._scope.fn.qualname}.<locals>."
         else:
             prefix = ""
+        if len(self._scopes) > 1:
+            self._scope.shared.bound.add(node.name.value)
         cls = ClassDef(
             qualname=prefix + node.name.value,
             name=node.name.value,
@@ -468,7 +563,17 @@ class ModuleWalker:
                 owner.attr_scope.setdefault(attr, fn.qualname)
                 owner.attr_locs.setdefault(attr, loc)
 
-    def _import(self, node: cst.Import) -> None:
+    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        if len(self._scopes) > 1 and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                name = alias.asname.name if alias.asname is not None else alias.name
+                while isinstance(name, cst.Attribute):
+                    name = name.value
+                if isinstance(name, cst.Name):
+                    self._scope.shared.bound.add(name.value)
+        if isinstance(node, cst.ImportFrom):
+            self._import_from(node)
+            return
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
@@ -511,11 +616,26 @@ class ModuleWalker:
         if isinstance(node, _ATOMS):
             if isinstance(node, cst.Name):
                 self._name_use(node.value)
+                if self._in_function and node is not self._suppress:
+                    self._read_name(node, in_test)
             return
         if isinstance(node, cst.Call):
             self._call(node, discarded, target, in_test, awaited)
         elif isinstance(node, cst.Attribute):
-            self._expr(node.value, in_test=in_test)
+            value = node.value
+            shared = self._shared
+            if (
+                type(value) is cst.Name
+                and value.value == shared.self_name
+                and shared.self_name is not None
+            ):
+                if node is not self._suppress:
+                    var = ("attr", f"{shared.cls}.{node.attr.value}")
+                    self._access(var, "iter" if node is self._iter_node else "read")
+                    if in_test and self._test_vars is not None:
+                        self._test_vars.add(var)
+            else:
+                self._expr(value, in_test=in_test)
         elif isinstance(node, cst.Await):
             self._expr(node.expression, discarded=discarded, target=target, awaited=True)
         elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
@@ -551,6 +671,8 @@ class ModuleWalker:
             self._yield(node)
         elif isinstance(node, cst.NamedExpr):
             self._expr(node.value, in_test=in_test)
+            if type(node.target) is cst.Name and self._in_function:
+                self._shared.bound.add(node.target.value)
         elif isinstance(node, cst.StarredElement):
             self._expr(node.value, in_test=in_test)
         elif isinstance(node, cst.FormattedString):
@@ -582,7 +704,9 @@ class ModuleWalker:
         clause: cst.CompFor | None = node.for_in
         while clause is not None:
             self._store(clause.target)
+            self._iter_node = iterated(clause.iter)
             self._expr(clause.iter, in_test=in_test)
+            self._iter_node = None
             for condition in clause.ifs:
                 self._expr(condition.test, in_test=in_test)
             clause = clause.inner_for_in
@@ -625,6 +749,15 @@ class ModuleWalker:
         scope.fn.calls.append(call)
         func = node.func
         if (
+            type(func) is cst.Attribute
+            and func.attr.value in MUTATORS
+            and self._in_function
+        ):
+            root = self._root(func.value)
+            if root is not None:
+                self._access(root[0], "mutate", func.attr.value)
+                self._suppress = root[1]
+        if (
             isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Name)
             and func.attr.value in _LOCK_METHODS
@@ -632,6 +765,7 @@ class ModuleWalker:
             self._name_use(func.value.value, lock_use=True)
         else:
             self._expr(func, in_test=in_test)
+        self._suppress = None
         args = []
         for arg in node.args:
             self._expr(arg.value, in_test=in_test)
@@ -671,3 +805,111 @@ class ModuleWalker:
         fn = Function(qualname=qualname, name="<lambda>", cls=None, params=params,
                       decorators=(), is_async=False, loc=loc)
         self._enter(fn, node.body)
+
+    # ---------------------------------------------------------- shared state
+    def _access(self, var: Var, kind: str, method: str = "") -> None:
+        """Record a use of shared state at the current statement."""
+        scope = self._scope
+        access = Access(var[0], intern(var[1]), kind, self._stmt, tuple(scope.held), method)
+        if kind not in ("read", "iter"):
+            for tested, loc in reversed(self._shared.checks):
+                if var in tested:
+                    access.checked = loc
+                    break
+        scope.fn.accesses.append(access)
+
+    def _name_var(self, name: str) -> Var | None:
+        """The shared variable a name in a function stands for: a global or a captured local."""
+        scopes = self._scopes
+        shared = self._shared
+        how = shared.declared.get(name)
+        if how is None and name in shared.bound:
+            if name in shared.captured:
+                return ("closure", f"{scopes[-1].fn.qualname}:{name}")
+            return None
+        if how != "global" and name != shared.self_name:
+            for outer in reversed(scopes[1:-1]):
+                if outer.shared.declared.get(name) == "global":
+                    break
+                if name in outer.shared.bound:
+                    outer.shared.captured.add(name)
+                    return ("closure", f"{outer.fn.qualname}:{name}")
+        if how == "global" or name in self._module_names:
+            return ("global", name)
+        return None
+
+    def _read_name(self, node: cst.Name, in_test: bool) -> None:
+        var = self._name_var(node.value)
+        if var is not None:
+            self._access(var, "iter" if node is self._iter_node else "read")
+        if in_test and self._test_vars is not None:
+            if var is not None:
+                self._test_vars.add(var)
+            else:
+                self._test_vars.update(self._shared.derived.get(node.value, ()))
+
+    def _bind_name(self, name: str, kind: str) -> None:
+        if not self._in_function:
+            return
+        shared = self._shared
+        if name not in shared.declared:
+            shared.bound.add(name)
+            shared.derived.pop(name, None)
+        var = self._name_var(name)
+        if var is not None:
+            self._access(var, kind)
+
+    def _root(self, node: cst.BaseExpression) -> tuple[Var, cst.CSTNode] | None:
+        """The shared variable at the base of ``self.x.y[k]`` / ``G[k].z``, with its node."""
+        shared = self._shared
+        while True:
+            kind = type(node)
+            if kind is cst.Attribute:
+                value = node.value
+                if (
+                    type(value) is cst.Name
+                    and value.value == shared.self_name
+                    and shared.self_name is not None
+                ):
+                    return ("attr", f"{shared.cls}.{node.attr.value}"), node
+                node = value
+            elif kind is cst.Subscript:
+                node = node.value
+            elif kind is cst.Name:
+                if not self._in_function:
+                    return None
+                var = self._name_var(node.value)
+                return (var, node) if var is not None else None
+            else:
+                return None
+
+    def _after_assign(self, target: cst.BaseExpression, start: int, middle: int, loc: Loc) -> None:
+        """Mark read-modify-writes, note locals read from shared state, take a guard."""
+        accesses = self._scope.fn.accesses
+        if middle > start and len(accesses) > middle:
+            read = {(a.space, a.var) for a in accesses[middle:] if a.kind == "read"}
+            for access in accesses[start:middle]:
+                if (access.space, access.var) in read:
+                    access.kind = "update"
+        if type(target) is cst.Name and self._in_function and len(accesses) > middle:
+            read = frozenset((a.space, a.var) for a in accesses[middle:] if a.kind == "read")
+            if read:
+                self._shared.derived[target.value] = read
+        if self._guard is not None:
+            self._declare_guard(target, loc)
+
+    def _declare_guard(self, target: cst.BaseExpression, loc: Loc) -> None:
+        lock, self._guard = self._guard, None
+        scope = self._scope
+        var: Var | None = None
+        if isinstance(target, cst.Name):
+            if self._in_class_body():
+                var = ("attr", f"{self._classes[-1][0].qualname}.{target.value}")
+            elif len(self._scopes) == 1:
+                var = ("global", target.value)
+        elif isinstance(target, cst.Attribute):
+            root = self._root(target)
+            if root is not None and root[1] is target and root[0][0] == "attr":
+                var = root[0]
+        if var is not None:
+            self.facts.guards.append(Guard(var[0], var[1], lock, loc, scope.fn.qualname))
