@@ -95,9 +95,10 @@ THREAD_SAFE_TYPES = frozenset({
     "concurrent.futures.ThreadPoolExecutor", "concurrent.futures.ProcessPoolExecutor",
 })
 # Types whose listed methods are atomic (documented thread-safe).
+_DEQUE = frozenset({"append", "appendleft", "pop", "popleft", "extend", "extendleft"})
 ATOMIC_METHODS: dict[str, frozenset[str]] = {
-    "collections.deque": frozenset({"append", "appendleft", "pop", "popleft", "extend",
-                                    "extendleft"}),
+    "collections.deque": _DEQUE,
+    "_collections.deque": _DEQUE,  # how ``collections`` itself imports it
 }
 # Objects in shared memory or behind a manager: a child's change does reach the parent.
 PROCESS_SHARED_PREFIXES = ("multiprocessing.", "torch.Tensor.share_memory_")
@@ -114,8 +115,8 @@ AT_FORK: dict[str, tuple[str | None, int | None]] = {
 # lone ``d[k] = v`` or ``lst.append(x)`` needs no lock; iterating while it happens does).
 # "[]" stands for an item store or ``del d[k]``.
 ATOMIC_CONTAINER_OPS = frozenset({
-    "[]", "append", "appendleft", "pop", "popleft", "popitem", "add", "discard", "remove",
-    "setdefault", "clear",
+    "[]", "append", "appendleft", "pop", "pop-default", "popleft", "popitem", "add", "discard",
+    "remove", "setdefault", "clear",
 })
 
 TABLES: tuple[object, ...] = (

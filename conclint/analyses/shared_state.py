@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
-from conclint.analyses.threads import ThreadContexts
+from conclint.analyses.threads import ThreadContexts, api_name, class_names
 from conclint.extract.facts import Access
-from conclint.knowledge_races import AT_FORK
+from conclint.knowledge_races import (
+    AT_FORK, ATOMIC_METHODS, SYNCHRONIZED_TYPES, THREAD_SAFE_TYPES,
+)
 from conclint.program.index import Program, Where, split
 from conclint.program.values import BoundLock, Class, External, Func, Instance, Module, NewLock
 
 _OWNING = frozenset({"__init__", "__new__", "__post_init__"})
+_KNOWN_TYPES = THREAD_SAFE_TYPES | SYNCHRONIZED_TYPES | frozenset(ATOMIC_METHODS)
 _MAX_ROUNDS = 20
 
 
@@ -201,8 +204,8 @@ class SharedState:
         if isinstance(value, Instance):
             if not value.in_tree:
                 return value.type
-            bases = program.external_bases(value.type)
-            return bases[0] if bases else value.type
+            known = class_names(program, value.type) & _KNOWN_TYPES
+            return min(known) if known else value.type
         return None
 
     def display(self, key: str) -> str:
@@ -230,7 +233,8 @@ def _after_fork(program: Program, calls: CallGraph) -> set[str]:
         for call, target in calls.targets.get(where.qualname, []):
             if call.callee.endswith("._at_fork_reinit"):
                 found.add(where.qualname)
-            spec = AT_FORK.get(target.external or _module_function(program, where, call.callee))
+            spec = AT_FORK.get(api_name(call, target) or
+                               _module_function(program, where, call.callee))
             if spec is None:
                 continue
             keyword, position = spec

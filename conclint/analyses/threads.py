@@ -10,9 +10,12 @@ code, ``main``, public API, ``atexit``/``signal`` handlers, callbacks of unknown
 in the main context. A context started in a loop, by a ``map``, or from several sites runs
 concurrently with itself.
 
-Reachability also tracks the receiver: a method reached through an object created in the
-context itself (``h = Handler(); h.handle()``, a constructor) works on a fresh object that
-no other thread sees, so its ``self`` is not shared there.
+Reachability also tracks whose ``self`` a method works on: an object created in the
+context itself (``h = Handler(); h.handle()``, a constructor) is fresh, no other thread
+sees it; a module-level object is the same one in every run ("global"); the receiver the
+context was started on is shared with the starter, and with the other runs when they are
+all started on it ("root"); an object that came in as an argument is shared with whoever
+passed it, but is not known to be the same in every run ("param").
 
 Order: within the function that starts a context, what runs before the start, or after
 the join (``t.join()``, ``executor.shutdown()``, the end of ``with executor:``, a blocking
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 from conclint.analyses.calls import CallGraph, Edge
 from conclint.extract.facts import Arg, Call
+from conclint.knowledge import canonical
 from conclint.knowledge_races import (
     DATA_LOADERS, DATASET_CLASSES, DATASET_WORKER_METHODS, JOIN_METHODS, JOINS,
     LOADER_WORKER_CALLBACKS, PROCESS_CLASSES, PROCESS_STARTERS, THREAD_CLASSES,
@@ -36,6 +40,7 @@ from conclint.program.index import CallTarget, Program, Where, split
 from conclint.program.values import Class, Func, Instance
 
 MAIN = "<main>"
+FRESH, PARAM, ROOT, GLOBAL = "fresh", "param", "root", "global"  # whose ``self`` (see above)
 _CALLER_DEPTH = 3  # how far up the callers a start or a join is followed
 _ORDER_DEPTH = 4
 
@@ -90,16 +95,16 @@ class ThreadContexts:
         for where in program.iter_functions():
             self._find_sites(where)
         self._find_loaders()
-        # function -> context -> {False: reached with a shared self, True: a fresh one}
-        self.reach: dict[str, dict[str, set[bool]]] = {}
+        # function -> context -> the kinds of ``self`` it is reached with
+        self.reach: dict[str, dict[str, set[str]]] = {}
         self._members: dict[str, set[str]] = {}  # context -> the functions it reaches
         for ctx in self.contexts.values():
-            self._visit(ctx.root, [(ctx.root, False)])
+            self._visit(ctx.root, [(ctx.root, ROOT)])
         roots = [
             q for q in program.functions
             if not calls.callers(q) and q not in self.contexts
         ]
-        self._visit(MAIN, [(q, False) for q in roots])
+        self._visit(MAIN, [(q, ROOT) for q in roots])
         self._intervals: dict[str, dict[str, list[Interval]]] = {}
         for key, ctx in self.contexts.items():
             self._intervals[key] = self._lifetimes(ctx)
@@ -111,11 +116,22 @@ class ThreadContexts:
         """The contexts ``function`` may run in (``MAIN`` maps to None); with
         ``shared_self``, only those where its ``self`` may be seen by other threads."""
         out: dict[str, Context | None] = {}
-        for key, fresh in self.reach.get(function, {}).items():
-            if shared_self and False not in fresh:
+        for key, selves in self.reach.get(function, {}).items():
+            if shared_self and selves == {FRESH}:
                 continue
             out[key] = self.contexts.get(key)
         return out
+
+    def with_itself(self, key: str, function: str, attribute: bool) -> bool:
+        """Whether ``function`` can run in two runs of context ``key`` at once, on the same
+        data: any two runs for globals, the same ``self`` for an attribute."""
+        ctx = self.contexts.get(key)
+        if ctx is None:
+            return False
+        if not attribute:
+            return ctx.many
+        selves = self.reach.get(function, {}).get(key, set())
+        return (GLOBAL in selves and ctx.many) or (ROOT in selves and ctx.self_many)
 
     def ordered(self, key: str, function: str, loc: int) -> bool:
         """Whether the code at ``loc`` in ``function`` runs surely before context ``key``
@@ -196,13 +212,14 @@ class ThreadContexts:
     def _find_subclasses(self) -> None:
         program = self.program
         for name in program.classes:
-            bases = set(program.external_bases(name))
+            bases = class_names(program, name)
             kind = "thread" if bases & THREAD_CLASSES else "process" if bases & PROCESS_CLASSES \
                 else None
-            if kind is None:
+            if kind is None or canonical(name) in THREAD_CLASSES | PROCESS_CLASSES:
                 continue
             run = program.method(name, "run")
-            if run is not None:
+            if run is not None and canonical(run.rpartition(".")[0]) not in \
+                    THREAD_CLASSES | PROCESS_CLASSES:
                 self._thread_classes[name] = (run, kind)
                 self.shared_classes.add(name)
 
@@ -210,7 +227,7 @@ class ThreadContexts:
         targets = self.calls.targets.get(where.qualname, [])
         subclass_names = {q.rpartition(".")[2] for q in self._thread_classes}
         for call, target in targets:
-            name = target.external
+            name = api_name(call, target)
             if name in THREAD_STARTERS:
                 self._add_call_site(where, call, target, name, THREAD_STARTERS[name], "thread")
             elif name in PROCESS_STARTERS:
@@ -249,11 +266,11 @@ class ThreadContexts:
         program = self.program
         datasets = {
             name for name in program.classes
-            if set(program.external_bases(name)) & DATASET_CLASSES
+            if class_names(program, name) & DATASET_CLASSES
         }
         for where in program.iter_functions():
             for call, target in self.calls.targets.get(where.qualname, []):
-                if target.external not in DATA_LOADERS or not _has_workers(call):
+                if api_name(call, target) not in DATA_LOADERS or not _has_workers(call):
                     continue
                 site = Site(where.qualname, where.module.path, call.loc, "DataLoader workers",
                             None, True, True, False, None, call.target)
@@ -360,48 +377,59 @@ class ThreadContexts:
             other_receiver = other.callee.rpartition(".")[0]
             if other_receiver in handles:
                 return other.loc
-            if target.external is None and split(other_receiver)[0] not in fn.locals:
+            known = api_name(other, target)
+            if known is None and split(other_receiver)[0] not in fn.locals:
                 best = other.loc if best is None else max(best, other.loc)
-            elif target.external in JOINS and call.target is None:
+            elif known in JOINS and call.target is None:
                 best = other.loc if best is None else max(best, other.loc)
         return best
 
     # ------------------------------------------------------------ reachability
-    def _visit(self, key: str, start: list[tuple[str, bool]]) -> None:
+    def _visit(self, key: str, start: list[tuple[str, str]]) -> None:
         members = self._members.setdefault(key, set())
         pending = list(start)
         while pending:
-            function, fresh = pending.pop()
+            function, state = pending.pop()
             states = self.reach.setdefault(function, {}).setdefault(key, set())
-            if fresh in states:
+            if state in states:
                 continue
-            states.add(fresh)
+            states.add(state)
             members.add(function)
             for edge in self.calls.out_edges.get(function, []):
-                pending.append((edge.callee, self._fresh_after(edge, fresh)))
+                pending.append((edge.callee, self._self_after(key, edge, state)))
 
-    def _fresh_after(self, edge: Edge, fresh: bool) -> bool:
-        """Whether the callee's ``self`` is an object created in this context."""
+    def _self_after(self, key: str, edge: Edge, state: str) -> str:
+        """Whose ``self`` the callee works on, given the caller's (see the module doc)."""
         if edge.via_self:
-            return fresh
+            return state
         callee = self.program.where(edge.callee).function
         text = edge.call.callee
         if callee.name in ("__init__", "__new__") and not text.endswith(callee.name):
-            return True  # a constructor: a new object
+            return FRESH  # a constructor: a new object
         receiver = text.rpartition(".")[0]
-        if not receiver:
-            return fresh if edge.callee.startswith(edge.caller + ".") else False
+        if not receiver:  # a nested function keeps the closure's ``self``
+            return state if edge.callee.startswith(edge.caller + ".") else GLOBAL
         caller = self.program.where(edge.caller)
         fn = caller.function
         head = split(receiver)[0]
         if fn.cls is not None and fn.params and head == fn.params[0]:
-            return fresh  # ``self.part.method()``: part of our own object
-        if head in fn.locals and head not in self._escaped.get(edge.caller, ()):
+            return state  # ``self.part.method()``: part of our own object
+        if head in fn.params:
+            return PARAM
+        if head in fn.locals:
+            if head in self._escaped.get(edge.caller, ()):
+                return PARAM
             value = self.program.resolve(caller, head)
-            if isinstance(value, Instance) and value.in_tree and value.type not in \
-                    self._thread_classes:
-                return fn.locals[head].endswith("()")
-        return False
+            if isinstance(value, Instance) and value.in_tree and fn.locals[head].endswith("()") \
+                    and value.type not in self._thread_classes:
+                return FRESH
+            return PARAM
+        if module_level(self.program, caller, head):
+            value = self.program.resolve(caller, head)
+            if key != MAIN and isinstance(value, Instance) and value.in_tree:
+                self.shared_classes.add(value.type)  # a global object used by a thread
+            return GLOBAL
+        return PARAM
 
     # ------------------------------------------------------------ order
     def _lifetimes(self, ctx: Context) -> dict[str, list[Interval]]:
@@ -500,9 +528,10 @@ def _has_workers(call: Call) -> bool:
 
 
 def _is_join(call: Call, target: CallTarget) -> bool:
-    if target.external in JOINS:
+    name = api_name(call, target)
+    if name in JOINS:
         return not any(a.keyword == "wait" and a.const is False for a in call.args)
-    if target.external is not None or target.function is not None:
+    if name is not None:
         return False
     method = call.callee.rpartition(".")[2]
     if method not in JOIN_METHODS or "." not in call.callee:
@@ -541,3 +570,24 @@ def module_level(program: Program, where: Where, name: str) -> bool:
         current = enclosing(program, current)
     module = where.module
     return name in module.globals or name in module.imports
+
+
+def api_name(call: Call, target: CallTarget) -> str | None:
+    """The canonical API a call reaches, also when the API's own module is analysed (the
+    standard library checked as a project: ``threading.Thread(...)`` then resolves to the
+    analysed class, not to an external name)."""
+    if target.external is not None:
+        return target.external
+    if target.function is None:
+        return None
+    name = target.function
+    if name.endswith(".__init__") and not call.callee.endswith("__init__"):
+        name = name[:-len(".__init__")]
+    return canonical(name)
+
+
+def class_names(program: Program, cls: str) -> set[str]:
+    """Canonical names of a class and of everything it derives from, analysed or not."""
+    names = {canonical(c) for c in program.mro(cls)}
+    names.update(program.external_bases(cls))
+    return names

@@ -26,6 +26,7 @@ from conclint.knowledge_races import (
 )
 from conclint.program.values import BoundLock
 
+_TOLERANT = frozenset({"pop-default", "discard", "setdefault"})
 _MAX_USES = 400  # a variable touched in more places than this is left alone (cost bound)
 _VERBS = {"read": "read", "iter": "iterated", "write": "assigned", "mutate": "modified",
           "update": "updated"}
@@ -91,8 +92,8 @@ class _Races:
 
     @staticmethod
     def structural(use: Use) -> bool:
-        """Changes the container itself (not an attribute of the object)."""
-        return use.access.kind in ("mutate", "update") and use.access.method != "."
+        """Changes the container the variable holds (an item, a method), not the variable."""
+        return use.access.kind in ("mutate", "update") and use.access.method not in ("", ".")
 
     def conflict(self, first: Use, other: Use, locks: bool = True) -> Conflict | None:
         """How ``first`` and ``other`` can overlap, if they can."""
@@ -110,10 +111,9 @@ class _Races:
         """Whether ``u`` running in context ``a`` can happen while ``v`` runs in ``b``."""
         threads = self.threads
         if a == b:
-            if a == MAIN:
-                return False
-            ctx = threads.contexts[a]
-            return ctx.self_many if self.state.space[u.key] == "attr" else ctx.many
+            attribute = self.state.space[u.key] == "attr"
+            return threads.with_itself(a, u.where.qualname, attribute) and \
+                threads.with_itself(a, v.where.qualname, attribute)
         if u is v:
             return False
         if MAIN in (a, b):
@@ -279,8 +279,12 @@ def _check_then_act(races: _Races, uses: list[Use]) -> Iterator[Finding]:
         checked = use.access.checked
         if not checked or not use.writes or use.owned or not races.in_thread(use):
             continue
-        test = next((u for u in uses if u.where is use.where and u.access.loc == checked
-                     and not u.writes), None)
+        if use.access.method in _TOLERANT:
+            continue  # ``pop(k, None)``, ``discard``, ``setdefault``: fine either way
+        # the read in the ``if`` test, or the one a tested local was assigned from
+        reads = [u for u in uses if u.where is use.where and u.access.loc <= checked
+                 and not u.writes]
+        test = max(reads, key=lambda u: u.access.loc, default=None)
         if test is None or _held_across(races, test, use):
             continue
         conflict = next((c for v in uses if v.writes
@@ -334,8 +338,9 @@ def _non_atomic_update(races: _Races, uses: list[Use]) -> Iterator[Finding]:
 
 # ---------------------------------------------------------------- CL302
 def _inconsistent_locking(races: _Races, key: str, uses: list[Use]) -> Iterator[Finding]:
-    """Writes without the lock that guards most uses (SpotBugs IS2: the locked uses must be
-    at least two thirds, writes counting double), in the class or module owning the lock."""
+    """Writes without the lock that guards most uses (SpotBugs IS2: the uses under the lock
+    must weigh at least two thirds, writes counting double), in the class or module that
+    owns the lock."""
     state, program = races.state, races.program
     if state.space[key] == "attr":
         owners = set(program.mro(key.rpartition(".")[0]))
@@ -390,22 +395,39 @@ def _harmful(races: _Races, write: Use, other: Use) -> bool:
 
 
 def _unguarded(races: _Races, uses: list[Use]) -> Iterator[Finding]:
+    """One finding per racing pair, at the loop that walks the container (where it fails),
+    else at the rebinding, else at the change."""
     state = races.state
-    for use in uses:
-        if not use.writes or use.owned:
+    order = sorted(uses, key=lambda u: (u.access.kind != "iter", u.access.kind != "write"))
+    for use in order:
+        if use.owned or (not use.writes and use.access.kind != "iter"):
+            continue
+        if (use.path, use.access.loc, use.key) in races.done:
             continue
         conflict = next((c for v in uses if _harmful(races, use, v)
                          for c in [races.conflict(use, v)] if c), None)
         if conflict is None or not races.mark(use):
             continue
+        races.mark(conflict.other)
         other = conflict.other
-        how = "by another run of this same line" if other is use else \
-            f"in {races.describe(conflict.b)}"
+        name = state.display(use.key)
+        where = f"in {races.describe(conflict.b)}" if other is not use else \
+            "by another run of this same code"
+        if use.access.kind == "iter":
+            what = (f"`{name}` is iterated here in {races.describe(conflict.a)} while it is "
+                    f"{_VERBS[other.access.kind]} {where}: the loop can fail (\"changed size "
+                    "during iteration\") or skip and repeat items")
+        elif use.access.kind == "write":
+            what = (f"`{name}` is rebound here in {races.describe(conflict.a)} while it is "
+                    f"{_VERBS[other.access.kind]} {where}: what is added to the old object "
+                    "after it was taken is lost")
+        else:
+            what = (f"`{name}` is {_VERBS[use.access.kind]} here in "
+                    f"{races.describe(conflict.a)} while it is "
+                    f"{_VERBS[other.access.kind]} {where}")
         yield finding(
             "CL301", use.path, use.access.loc,
-            f"data race on `{state.display(use.key)}`: {_VERBS[use.access.kind]} here in "
-            f"{races.describe(conflict.a)} and {_VERBS[other.access.kind]} {how}, with no "
-            f"lock held at both{races.gil_note()}",
+            f"data race: {what}; no lock is held at both{races.gil_note()}",
             races.explain(conflict), severity=races.severity("CL301"),
         )
 

@@ -134,14 +134,17 @@ class ModuleWalker:
         return self._scopes[-1]
 
     # ------------------------------------------------------------ statements
-    def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite) -> bool:
-        """Walk statements in order; False when control cannot fall off the end."""
+    def _block(
+        self, body: Sequence[cst.CSTNode] | cst.BaseSuite, keep_checks: bool = False,
+    ) -> bool:
+        """Walk statements in order; False when control cannot fall off the end.
+        ``keep_checks``: an early-exit test in the block still holds after it (a ``with``)."""
         if isinstance(body, cst.SimpleStatementSuite):
             return self._small_statements(body.body)
         if isinstance(body, cst.IndentedBlock):
             body = body.body
         checks = self._shared.checks
-        mark = len(checks)  # an early-exit check lives until the end of its block
+        mark = None if keep_checks else len(checks)  # an early exit's test holds to block end
         previous = 0
         try:
             for stmt in body:
@@ -157,7 +160,8 @@ class ModuleWalker:
                 previous = start
             return True
         finally:
-            del checks[mark:]
+            if mark is not None:
+                del checks[mark:]
 
     def _small_statements(self, statements: Sequence[cst.BaseSmallStatement]) -> bool:
         for small in statements:
@@ -178,7 +182,7 @@ class ModuleWalker:
             middle = len(accesses)
             self._expr(node.value, target=dotted(node.targets[0].target)
                        if len(node.targets) == 1 else None)
-            self._after_assign(node.targets[0].target, start, middle, loc)
+            self._after_assign(node.targets[0].target, node.value, start, middle, loc)
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
         elif isinstance(node, cst.AnnAssign):
@@ -189,7 +193,7 @@ class ModuleWalker:
             if node.value is not None:
                 middle = len(scope.fn.accesses)
                 self._expr(node.value, target=dotted(node.target))
-                self._after_assign(node.target, start, middle, loc)
+                self._after_assign(node.target, node.value, start, middle, loc)
                 self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
             self._store(node.target, "update")
@@ -381,7 +385,7 @@ class ModuleWalker:
             if text is not None:
                 self._push_acquire(text, loc, kind)
         pushed = scope.fn.acquires[first:]
-        falls_through = self._block(node.body)
+        falls_through = self._block(node.body, keep_checks=True)
         for acquire in pushed:
             acquire.end = self._count
         scope.held = before
@@ -755,7 +759,10 @@ class ModuleWalker:
         ):
             root = self._root(func.value)
             if root is not None:
-                self._access(root[0], "mutate", func.attr.value)
+                method = func.attr.value
+                if method == "pop" and len(node.args) > 1:
+                    method = "pop-default"  # tolerates a missing key
+                self._access(root[0], "mutate", method)
                 self._suppress = root[1]
         if (
             isinstance(func, cst.Attribute)
@@ -883,8 +890,11 @@ class ModuleWalker:
             else:
                 return None
 
-    def _after_assign(self, target: cst.BaseExpression, start: int, middle: int, loc: Loc) -> None:
-        """Mark read-modify-writes, note locals read from shared state, take a guard."""
+    def _after_assign(
+        self, target: cst.BaseExpression, value: cst.BaseExpression, start: int, middle: int,
+        loc: Loc,
+    ) -> None:
+        """Mark read-modify-writes, note a local looked up in shared state, take a guard."""
         accesses = self._scope.fn.accesses
         if middle > start and len(accesses) > middle:
             read = {(a.space, a.var) for a in accesses[middle:] if a.kind == "read"}
@@ -892,11 +902,23 @@ class ModuleWalker:
                 if (access.space, access.var) in read:
                     access.kind = "update"
         if type(target) is cst.Name and self._in_function and len(accesses) > middle:
-            read = frozenset((a.space, a.var) for a in accesses[middle:] if a.kind == "read")
-            if read:
-                self._shared.derived[target.value] = read
+            looked_up = self._looked_up(value)
+            if looked_up is not None:
+                self._shared.derived[target.value] = frozenset((looked_up,))
         if self._guard is not None:
             self._declare_guard(target, loc)
+
+    def _looked_up(self, value: cst.BaseExpression) -> Var | None:
+        """The shared variable ``x = G``, ``x = self.d[k]``, ``x = self.d.get(k)`` reads."""
+        if type(value) is cst.Call:
+            func = value.func
+            if type(func) is not cst.Attribute or func.attr.value != "get":
+                return None
+            value = func.value
+        if type(value) is cst.Subscript:
+            value = value.value
+        root = self._root(value)
+        return root[0] if root is not None and root[1] is value else None
 
     def _declare_guard(self, target: cst.BaseExpression, loc: Loc) -> None:
         lock, self._guard = self._guard, None
