@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         ".conclint_cache next to the project's pyproject.toml)")
     parser.add_argument("--profile", action="store_true",
                         help="print where the time went to stderr")
+    parser.add_argument("--free-threaded", action="store_true",
+                        help="the code runs on free-threaded CPython (no GIL): report data "
+                        "races (CL301, CL303, CL304) as errors")
     parser.add_argument("--version", action="version", version=f"conclint {__version__}")
     return parser
 
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"conclint: error: {err}\n")
         return EXIT_USAGE
     jobs = args.jobs or usable_cpus()
-    result = analyse(files, enabled, jobs, _cache(args, pyproject), timings)
+    result = analyse(files, enabled, jobs, _cache(args, pyproject), timings,
+                     free_threaded=args.free_threaded or config.free_threaded)
     if args.verbose:
         for trace in result.tracebacks:
             sys.stderr.write(trace)

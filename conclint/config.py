@@ -16,7 +16,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-KNOWN_KEYS = (*_LIST_KEYS,)
+_BOOL_KEYS = ("free-threaded",)
+KNOWN_KEYS = (*_LIST_KEYS, *_BOOL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Config:
     extend_select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    free_threaded: bool = False  # races are real without the GIL: CL301/CL303/CL304 as errors
 
 
 def find_pyproject(paths: list[str]) -> str | None:
@@ -67,6 +69,8 @@ def load_config(path: str | None) -> Config:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise UsageError(f"{path}: `tool.conclint.{key}` must be a list of strings")
+        if key in _BOOL_KEYS and not isinstance(value, bool):
+            raise UsageError(f"{path}: `tool.conclint.{key}` must be true or false")
     for key in ("select", "ignore", "extend-select"):
         for selector in section.get(key, []):
             check_selector(selector, f"{path}: `tool.conclint.{key}`")
@@ -76,6 +80,7 @@ def load_config(path: str | None) -> Config:
         ignore=tuple(section.get("ignore", ())),
         extend_select=tuple(section.get("extend-select", ())),
         exclude=tuple(section.get("exclude", ())) + tuple(section.get("extend-exclude", ())),
+        free_threaded=section.get("free-threaded", False),
     )
 
 

@@ -61,6 +61,7 @@ class Site:
     self_many: bool  # ... all on the same receiver object
     join: int | None  # ordinal in the spawner after which every run has finished
     handle: str | None  # the name the thread/future is assigned to
+    waited: bool = False  # the spawner waits for the run right there (``submit(f).result()``)
 
 
 @dataclass
@@ -73,7 +74,9 @@ class Context:
 
     @property
     def many(self) -> bool:
-        return len(self.sites) > 1 or any(s.many for s in self.sites)
+        """Runs concurrently with itself: a site starts several runs, or several sites
+        start runs that they do not wait for on the spot."""
+        return any(s.many for s in self.sites) or sum(not s.waited for s in self.sites) > 1
 
     @property
     def self_many(self) -> bool:
@@ -91,6 +94,10 @@ class ThreadContexts:
         self.shared_classes: set[str] = set()  # classes whose objects are handed to threads
         self._escaped: dict[str, set[str]] = {}  # function -> locals handed to a context
         self._thread_classes: dict[str, tuple[str, str]] = {}  # class -> (run, kind)
+        # method -> the methods overriding it in subclasses (a call may run any of them)
+        self._overrides: dict[str, list[str]] = {}
+        self._overriding: set[str] = set()  # overrides of a method a context runs
+        self._find_overrides()
         self._find_subclasses()
         for where in program.iter_functions():
             self._find_sites(where)
@@ -100,9 +107,14 @@ class ThreadContexts:
         self._members: dict[str, set[str]] = {}  # context -> the functions it reaches
         for ctx in self.contexts.values():
             self._visit(ctx.root, [(ctx.root, ROOT)])
+        # overrides of what a thread or child process runs: reached from there, not roots
+        self._overriding = {
+            override for method, overrides in self._overrides.items()
+            if set(self.reach.get(method, ())) - {MAIN} for override in overrides
+        }
         roots = [
             q for q in program.functions
-            if not calls.callers(q) and q not in self.contexts
+            if not calls.callers(q) and q not in self.contexts and q not in self._overriding
         ]
         self._visit(MAIN, [(q, ROOT) for q in roots])
         self._intervals: dict[str, dict[str, list[Interval]]] = {}
@@ -254,10 +266,15 @@ class ThreadContexts:
         if found is None:
             return
         root, receiver = found
-        many = spec.many or self._repeated(where, call)
+        # a run waited for right away (``await``, ``submit(f).result()``) ends before the next
+        waited = call.awaited or spec.waits or any(
+            other.callee.startswith(call.callee + "().")
+            and other.callee.rpartition(".")[2] in JOIN_METHODS
+            for other in where.function.calls)
+        many = spec.many or (self._repeated(where, call) and not waited)
         same = self._same_receiver(where, receiver)
         site = Site(where.qualname, where.module.path, call.loc, api, spec, bool(receiver),
-                    many, many and same, self._join(where, call, spec), call.target)
+                    many, many and same, self._join(where, call, spec), call.target, waited)
         self._add(root, kind, site)
         self._note_escapes(where, call, receiver)
 
@@ -396,7 +413,25 @@ class ThreadContexts:
             states.add(state)
             members.add(function)
             for edge in self.calls.out_edges.get(function, []):
-                pending.append((edge.callee, self._self_after(key, edge, state)))
+                after = self._self_after(key, edge, state)
+                pending.append((edge.callee, after))
+                if after != FRESH:  # the object's exact class is unknown
+                    for override in self._overrides.get(edge.callee, ()):
+                        pending.append((override, after))
+
+    def _find_overrides(self) -> None:
+        """Class hierarchy analysis: ``self.step()`` in a base class may run a subclass's
+        ``step`` (the template-method pattern of ``Thread``/``Process`` subclasses)."""
+        program = self.program
+        for qualname, where in program.functions.items():
+            fn = where.function
+            if fn.cls is None:
+                continue
+            owner = f"{where.module.module}.{fn.cls}"
+            for base in program.mro(owner)[1:]:
+                method = f"{base}.{fn.name}"
+                if method in program.functions:
+                    self._overrides.setdefault(method, []).append(qualname)
 
     def _self_after(self, key: str, edge: Edge, state: str) -> str:
         """Whose ``self`` the callee works on, given the caller's (see the module doc)."""
@@ -421,8 +456,8 @@ class ThreadContexts:
                 return PARAM
             value = self.program.resolve(caller, head)
             if isinstance(value, Instance) and value.in_tree and fn.locals[head].endswith("()") \
-                    and value.type not in self._thread_classes:
-                return FRESH
+                    and not self.shared_classes.intersection(self.program.mro(value.type)):
+                return FRESH  # made here, and not of a class that hands itself to threads
             return PARAM
         if module_level(self.program, caller, head):
             value = self.program.resolve(caller, head)

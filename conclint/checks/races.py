@@ -293,11 +293,12 @@ def _check_then_act(races: _Races, uses: list[Use]) -> Iterator[Finding]:
             continue
         name = state.display(use.key)
         related = [races.step(test, conflict.a, "tested"), *races.explain(conflict)]
+        other = "another run of it" if conflict.a == conflict.b else races.describe(conflict.b)
         yield finding(
             "CL303", use.path, use.access.loc,
             f"check-then-act on `{name}`: it is tested and then {_VERBS[use.access.kind]} "
             f"in {races.describe(conflict.a)} without a lock held across both; "
-            f"{races.describe(conflict.b)} can change it in between{races.gil_note()}",
+            f"{other} can change it in between{races.gil_note()}",
             related, severity=races.severity("CL303"),
         )
 
@@ -317,7 +318,7 @@ def _held_across(races: _Races, test: Use, act: Use) -> bool:
 # ---------------------------------------------------------------- CL304
 def _non_atomic_update(races: _Races, uses: list[Use]) -> Iterator[Finding]:
     for use in uses:
-        if use.access.kind != "update" or use.owned:
+        if use.access.kind != "update" or use.owned or use.locks:
             continue
         conflict = next((c for v in uses if v.writes and not races.atomic(v)
                          for c in [races.conflict(use, v)] if c), None)
@@ -399,16 +400,18 @@ def _unguarded(races: _Races, uses: list[Use]) -> Iterator[Finding]:
     else at the rebinding, else at the change."""
     state = races.state
     order = sorted(uses, key=lambda u: (u.access.kind != "iter", u.access.kind != "write"))
+    reported: set[int] = set()  # a pair is reported once, at one of its two places
     for use in order:
         if use.owned or (not use.writes and use.access.kind != "iter"):
             continue
         if (use.path, use.access.loc, use.key) in races.done:
             continue
-        conflict = next((c for v in uses if _harmful(races, use, v)
+        conflict = next((c for v in uses if _harmful(races, use, v) and id(v) not in reported
                          for c in [races.conflict(use, v)] if c), None)
         if conflict is None or not races.mark(use):
             continue
         races.mark(conflict.other)
+        reported.add(id(use))
         other = conflict.other
         name = state.display(use.key)
         where = f"in {races.describe(conflict.b)}" if other is not use else \

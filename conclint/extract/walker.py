@@ -35,6 +35,7 @@ OnNumber = Callable[[cst.CSTNode], None]
 _LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
                            "notify_all"})
 _ATOMS = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
+_EXITS = (cst.Return, cst.Raise)
 
 
 @dataclass
@@ -149,10 +150,13 @@ class ModuleWalker:
         try:
             for stmt in body:
                 start = self._count + 1
-                if isinstance(stmt, cst.SimpleStatementLine):
-                    if previous and isinstance(stmt.body[0], (cst.Return, cst.Raise)):
+                if type(stmt) is cst.SimpleStatementLine:
+                    if previous and type(stmt.body[0]) in _EXITS:
                         self._scope.fn.tails.append((previous, start))
-                    self._guard = guard_comment(stmt)
+                    lines = stmt.leading_lines
+                    self._guard = guard_comment(stmt) if (
+                        stmt.trailing_whitespace.comment is not None
+                        or (lines and lines[-1].comment is not None)) else None
                     if not self._small_statements(stmt.body):
                         return False
                 elif not self._compound(stmt):
@@ -621,7 +625,15 @@ class ModuleWalker:
             if isinstance(node, cst.Name):
                 self._name_use(node.value)
                 if self._in_function and node is not self._suppress:
-                    self._read_name(node, in_test)
+                    shared = self._shared
+                    name = node.value
+                    if name in shared.bound and name not in shared.captured \
+                            and not shared.declared:
+                        if in_test and name in shared.derived and self._test_vars is not None:
+                            self._test_vars.update(shared.derived[name])  # a plain local
+                    elif name in self._module_names or len(self._scopes) > 2 \
+                            or shared.declared or shared.captured:
+                        self._read_name(node, in_test)
             return
         if isinstance(node, cst.Call):
             self._call(node, discarded, target, in_test, awaited)
