@@ -21,14 +21,16 @@ from dataclasses import dataclass
 
 from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.entry_held import EntryHeld
-from conclint.analyses.held import HeldLocks
+from conclint.analyses.held import Held, HeldLocks
 from conclint.analyses.threads import ThreadContexts, api_name, class_names
 from conclint.extract.facts import Access
 from conclint.knowledge_races import (
     AT_FORK, ATOMIC_METHODS, SYNCHRONIZED_TYPES, THREAD_SAFE_TYPES,
 )
 from conclint.program.index import Program, Where, split
-from conclint.program.values import BoundLock, Class, External, Func, Instance, Module, NewLock
+from conclint.program.values import (
+    BoundLock, Class, External, Func, Instance, LockId, Module, NewLock,
+)
 
 _OWNING = frozenset({"__init__", "__new__", "__post_init__"})
 _KNOWN_TYPES = THREAD_SAFE_TYPES | SYNCHRONIZED_TYPES | frozenset(ATOMIC_METHODS)
@@ -99,7 +101,7 @@ class SharedState:
                 self.uses.setdefault(key, []).append(use)
                 self.space[key] = access.space
 
-    def _acquired(self, where: Where, index: int, held: list) -> set[str]:  # type: ignore[type-arg]
+    def _acquired(self, where: Where, index: int, held: list[Held]) -> set[str]:
         """The mutual-exclusion locks one acquisition takes."""
         names = {item.lock.name for item in held if _excludes(item.lock)}
         text = where.function.acquires[index].lock
@@ -163,9 +165,6 @@ class SharedState:
         self._types[key] = kind
         return kind
 
-    def creation(self, key: str) -> tuple[Where, str] | None:
-        return self._creation(key)
-
     def _creation(self, key: str) -> tuple[Where, str] | None:
         program = self.program
         space = self.space.get(key)
@@ -218,10 +217,9 @@ class SharedState:
         return parts[-1]
 
 
-def _excludes(lock: object) -> bool:
+def _excludes(lock: LockId) -> bool:
     """A lock that gives mutual exclusion (not a semaphore with more than one permit)."""
-    kind = lock.kind  # type: ignore[attr-defined]
-    return not kind.counting or lock.count == 1  # type: ignore[attr-defined]
+    return not lock.kind.counting or lock.count == 1
 
 
 def _after_fork(program: Program, calls: CallGraph) -> set[str]:

@@ -25,7 +25,6 @@ in its callers around the call, and in functions called only from such ordered p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from conclint.analyses.calls import CallGraph, Edge
@@ -214,12 +213,6 @@ class ThreadContexts:
                 out.append((spawner, text))
         return out
 
-    def is_root_of_context(self, function: str) -> bool:
-        return function in self.contexts
-
-    def thread_keys(self) -> Iterator[str]:
-        return (k for k, c in self.contexts.items() if c.kind == "thread")
-
     # ------------------------------------------------------------ sites
     def _find_subclasses(self) -> None:
         program = self.program
@@ -395,9 +388,9 @@ class ThreadContexts:
             if other_receiver in handles:
                 return other.loc
             known = api_name(other, target)
-            if known is None and split(other_receiver)[0] not in fn.locals:
-                best = other.loc if best is None else max(best, other.loc)
-            elif known in JOINS and call.target is None:
+            if (known is None and split(other_receiver)[0] not in fn.locals) or (
+                known in JOINS and call.target is None
+            ):  # ``for t in threads: t.join()``: not the handle, but the last such join
                 best = other.loc if best is None else max(best, other.loc)
         return best
 

@@ -2,12 +2,18 @@
 
 Two accesses race when they touch the same variable, at least one writes, they run in
 contexts that can overlap (two threads, a thread and the main thread, or one entry point
-started several times), neither is ordered before the start or after the join of the
-other's thread, and no lock is held at both. The variable must be shared: a module global,
-closure state handed to a thread, or an attribute of an object that shows it is meant to
-be shared (its class starts a thread on itself, owns a lock, is passed to a thread or held
-in a global used by one). One access gets at most one finding, the most specific:
-CL306 > CL303/CL304 > CL302 > CL301; CL305 is about child processes.
+started several times), and no lock is held at both. Main-thread code overlaps a thread
+when it runs between the start and the join (in the function that starts it, its callers
+after the call, and what they call there); when the owner of the variable (its class, its
+module) owns a lock, it is meant to be used from several threads through any of its API,
+and any main-thread code not before the start or after the join counts. The variable must
+be shared: a module global, closure state handed to a thread, or an attribute of an object
+that shows it is meant to be shared (its class starts a thread on itself, owns a lock, is
+passed to a thread or held in a global used by one). Single atomic operations (``d[k] = v``,
+``append``) only count against a loop over the container or a rebinding of it.
+
+One access gets at most one finding, the most specific: CL306 > CL303/CL304 > CL302 >
+CL301; CL305 is about child processes.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from conclint.knowledge_races import (
     ATOMIC_CONTAINER_OPS, ATOMIC_METHODS, PROCESS_SHARED_PREFIXES, SYNCHRONIZED_TYPES,
     THREAD_SAFE_TYPES,
 )
+from conclint.program.index import Where
 from conclint.program.values import BoundLock
 
 _TOLERANT = frozenset({"pop-default", "discard", "setdefault"})
@@ -182,6 +189,10 @@ class _Races:
             steps.append(self.step(conflict.other, conflict.b))
         return steps + self.starts(conflict.a, conflict.b)
 
+    def claimed(self, use: Use) -> bool:
+        """``use`` already has a finding (or is the other half of one)."""
+        return (use.path, use.access.loc, use.key) in self.done
+
     def mark(self, use: Use) -> bool:
         """Claim ``use`` for a finding; False when it already has one."""
         key = (use.path, use.access.loc, use.key)
@@ -256,7 +267,8 @@ def _guards(analyses: Analyses, races: _Races) -> dict[str | None, list[Finding]
     return out
 
 
-def _guard_lock(analyses: Analyses, scope, space: str, var: str, text: str) -> str | None:
+def _guard_lock(analyses: Analyses, scope: Where, space: str, var: str, text: str) -> str | None:
+    """The lock a declaration names: as written, or as an attribute of the object."""
     program = analyses.program
     candidates = [text]
     fn = scope.function
@@ -400,18 +412,16 @@ def _unguarded(races: _Races, uses: list[Use]) -> Iterator[Finding]:
     else at the rebinding, else at the change."""
     state = races.state
     order = sorted(uses, key=lambda u: (u.access.kind != "iter", u.access.kind != "write"))
-    reported: set[int] = set()  # a pair is reported once, at one of its two places
     for use in order:
         if use.owned or (not use.writes and use.access.kind != "iter"):
             continue
-        if (use.path, use.access.loc, use.key) in races.done:
+        if races.claimed(use):
             continue
-        conflict = next((c for v in uses if _harmful(races, use, v) and id(v) not in reported
+        conflict = next((c for v in uses if _harmful(races, use, v) and not races.claimed(v)
                          for c in [races.conflict(use, v)] if c), None)
         if conflict is None or not races.mark(use):
             continue
         races.mark(conflict.other)
-        reported.add(id(use))
         other = conflict.other
         name = state.display(use.key)
         where = f"in {races.describe(conflict.b)}" if other is not use else \

@@ -47,7 +47,7 @@ class SharedScope:
     declared: dict[str, str] = field(default_factory=dict)  # name -> "global" | "nonlocal"
     captured: set[str] = field(default_factory=set)  # locals a nested function uses
     checks: list[tuple[frozenset[Var], Loc]] = field(default_factory=list)  # live ``if`` tests
-    derived: dict[str, frozenset[Var]] = field(default_factory=dict)  # local -> vars it was read from
+    derived: dict[str, frozenset[Var]] = field(default_factory=dict)  # local -> looked up in
 
 
 def module_names(body: Sequence[cst.CSTNode]) -> set[str]:
