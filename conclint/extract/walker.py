@@ -20,7 +20,7 @@ import libcst as cst
 
 from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, Loc, ModuleFacts
 from conclint.extract.release_check import check_releases
-from conclint.extract.text import dotted, is_literal, literal
+from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
 # Called with each numbered node, in ordinal order (used only to locate reported nodes).
 OnNumber = Callable[[cst.CSTNode], None]
@@ -51,30 +51,6 @@ def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
         return None
     first = live[0]
     return [i for i in first if all(i in other for other in live[1:])]
-
-
-def _is_try_acquire(call: cst.Call) -> bool:
-    """``acquire(False)``, ``acquire(blocking=False)``, ``acquire(timeout=...)``."""
-    for i, arg in enumerate(call.args):
-        key = arg.keyword.value if arg.keyword else None
-        if key == "timeout" or (key is None and i == 1):
-            return True
-        if key in ("blocking", None) and literal(arg.value) in (False, 0):
-            return True
-    return False
-
-
-def _lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
-    """``X.method(...)`` with a dotted receiver X."""
-    if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == method
-    ):
-        receiver = dotted(node.func.value)
-        if receiver is not None:
-            return receiver, node
-    return None
 
 
 class ModuleWalker:
@@ -191,17 +167,17 @@ class ModuleWalker:
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
         call = value.expression if isinstance(value, cst.Await) else value
-        acquired = _lock_method_call(call, "acquire")
+        acquired = lock_method_call(call, "acquire")
         if acquired is not None:
             self._expr(value, discarded=True)
             self._scope.has_acquire_call = True
-            kind = "try-acquire" if _is_try_acquire(acquired[1]) else "acquire"
+            kind = "try-acquire" if is_try_acquire(acquired[1]) else "acquire"
             index = self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
             # A second acquire before any release waits for another thread to release:
             # the lock is a signal there, and the earlier acquire never pairs up.
             self._scope.unpaired[acquired[0]] = [index]
             return
-        released = _lock_method_call(call, "release")
+        released = lock_method_call(call, "release")
         self._expr(value, discarded=True)
         if released is not None:
             self._release(released[0])
@@ -258,7 +234,7 @@ class ModuleWalker:
         before = list(scope.held)
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
-        locked = _lock_method_call(test.expression if negated else test, "acquire")
+        locked = lock_method_call(test.expression if negated else test, "acquire")
         self._expr(test, in_test=True)
         body_start = else_start = before
         if locked is not None:
