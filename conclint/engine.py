@@ -113,6 +113,8 @@ def analyse(
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
     with timings.phase("locate findings"):
+        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
+                        jobs)
         diagnostics.extend(locate(f, locator) for f in findings)
     result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
     if cache is not None and run_key is not None and not result.tracebacks:
