@@ -163,7 +163,8 @@ def _lint(args: argparse.Namespace) -> int:
 
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
         result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
-                         _cache(args, pyproject), timings, progress)
+                         _cache(args, pyproject), timings, progress,
+                         extensions=config.knowledge())
     if args.verbose:
         for trace in result.tracebacks:
             _console(sys.stderr).print(trace, highlight=False, markup=False)

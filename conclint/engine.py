@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
 from conclint.checks.base import diagnostic
+from conclint.config import KnowledgeExtensions
 from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, ModuleFacts, Span
 from conclint.extract.parallel import extract_files
+from conclint.knowledge import canonical, declared_owners
 from conclint.locate import Locator
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -73,8 +75,10 @@ def analyse(
     cache: FactsCache | None = None,
     timings: Timings | None = None,
     progress: Callable[[int], None] | None = None,
+    extensions: KnowledgeExtensions | None = None,
 ) -> Result:
-    """Run the pipeline; ``progress`` is told how many files each extraction step finished."""
+    """Run the pipeline; ``progress`` is told how many files each extraction step finished;
+    ``extensions`` are the user's additions to the API knowledge (``blocking-calls``)."""
     timings = timings or Timings()
     keys: list[str | None] = [None] * len(files)
     run_key = None
@@ -83,6 +87,7 @@ def analyse(
             keys = [cache.key(f.path, f.module, f.is_package) for f in files]
             if all(keys):
                 settings = ",".join(sorted(enabled)) + "\0" + "\0".join(f.path for f in files)
+                settings += "\0" + repr(extensions)  # the user's API knowledge changes results
                 run_key = cache.run_key([k for k in keys if k], settings)
                 earlier = cache.get_run(run_key)
                 if earlier is not None:
@@ -97,7 +102,9 @@ def analyse(
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
-        analyses = Analyses(Program(facts), timings)
+        declared = extensions.blocking_calls if extensions else ()
+        program = Program(facts, declared_owners(canonical(name) for name in declared))
+        analyses = Analyses(program, timings, extensions)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):

@@ -43,9 +43,12 @@ def bounded(call: Call, spec: Blocking) -> bool:
 class BlockingCalls:
     """Direct blocking calls and the ``Reach`` summary of them."""
 
-    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks,
+                 declared: frozenset[str] = frozenset()) -> None:
+        """``declared``: names the user declared blocking (``blocking-calls``)."""
         self.program = program
         self.held = held
+        self.declared = declared
         direct: dict[str, dict[BlockKey, Step]] = {}
         self.sites: dict[str, list[tuple[Call, BlockKey]]] = {}
         for where in program.iter_functions():
@@ -64,6 +67,9 @@ class BlockingCalls:
 
     def classify(self, where: Where, call: Call, target: CallTarget) -> BlockKey | None:
         name = target.external
+        declared = name if name in self.declared else target.function
+        if declared in self.declared:
+            return BlockKey(f"`{declared}()` (declared blocking in `blocking-calls`)")
         if name is None:
             return None
         receiver = target.receiver or name.rpartition(".")[0]

@@ -32,14 +32,20 @@ class Edge:
 class CallGraph:
     """Resolved call sites per function, with the edges in both directions."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, extra_names: frozenset[str] = frozenset()) -> None:
+        """``extra_names``: last segments of user-declared API names, resolved like known ones."""
         self.program = program
         self.targets: dict[str, list[tuple[Call, CallTarget]]] = {}
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
         self._defined = program.defined_names()
-        self._relevant = self._defined | api_names()
+        relevant = self._defined | api_names() | extra_names
+        # ``from asyncio import create_task as spawn``: the alias is as relevant as the name.
+        self._relevant = relevant | {
+            alias for facts in program.modules.values() for alias, name in facts.imports.items()
+            if name.rpartition(".")[2] in relevant
+        }
         for where in program.iter_functions():
             self._add_function(where)
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from conclint.analyses.blocking import BlockingCalls
 from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
+from conclint.knowledge import canonical
 from conclint.program.index import Program
 from conclint.timings import Timings
+
+if TYPE_CHECKING:
+    from conclint.config import KnowledgeExtensions
 
 T = TypeVar("T")
 
@@ -20,9 +24,13 @@ T = TypeVar("T")
 class Analyses:
     """Lazily built analyses over one ``Program``; each build is timed for ``--profile``."""
 
-    def __init__(self, program: Program, timings: Timings | None = None) -> None:
+    def __init__(self, program: Program, timings: Timings | None = None,
+                 extensions: KnowledgeExtensions | None = None) -> None:
         self.program = program
         self.timings = timings or Timings()
+        # The user's ``[tool.conclint]`` additions to the API knowledge, canonical.
+        self.declared_blocking = frozenset(
+            canonical(name) for name in (extensions.blocking_calls if extensions else ()))
 
     def _timed(self, name: str, build: Callable[[], T]) -> T:
         with self.timings.phase(f"analysis: {name}"):
@@ -30,7 +38,8 @@ class Analyses:
 
     @cached_property
     def calls(self) -> CallGraph:
-        return self._timed("call graph", lambda: CallGraph(self.program))
+        extra = frozenset(name.rpartition(".")[2] for name in self.declared_blocking)
+        return self._timed("call graph", lambda: CallGraph(self.program, extra))
 
     @cached_property
     def held(self) -> HeldLocks:
@@ -45,9 +54,11 @@ class Analyses:
     @cached_property
     def blocking(self) -> BlockingCalls:
         calls, held = self.calls, self.held
-        return self._timed("blocking calls", lambda: BlockingCalls(self.program, calls, held))
+        return self._timed("blocking calls", lambda: BlockingCalls(
+            self.program, calls, held, self.declared_blocking))
 
     @cached_property
     def entry_held(self) -> EntryHeld:
         calls, held = self.calls, self.held
         return self._timed("entry-held locks", lambda: EntryHeld(self.program, calls, held))
+

@@ -102,6 +102,9 @@ class Function:
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
     yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
     release_issues: list[ReleaseIssue] = field(default_factory=list)
+    # Suspension points other than awaited calls (``await fut``, ``async for``), each with
+    # the acquisitions held there (awaited calls are ``Call``s with ``awaited``).
+    suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -129,6 +132,7 @@ class ModuleFacts:
     global_locs: dict[str, Loc] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
+    star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
 
 
 @dataclass(frozen=True, slots=True)

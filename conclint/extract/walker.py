@@ -261,6 +261,8 @@ class ModuleWalker:
         else:
             self._store(node.target)
             self._expr(node.iter)
+            if node.asynchronous is not None:
+                scope.fn.suspends.append((self.loc_of(node), tuple(scope.held)))
             scope.loops.append("for")
         before = list(scope.held)
         self._block(node.body)
@@ -455,6 +457,9 @@ class ModuleWalker:
             owner = self._class_by_name.get(fn.cls) if fn.cls is not None else None
             if owner is not None and fn.params and target.value.value == fn.params[0]:
                 attr = target.attr.value
+                if owner.attrs.get(attr) == "None" and text != "None":
+                    # ``self.model = None`` in ``__init__``, the real value set later
+                    del owner.attrs[attr], owner.attr_scope[attr], owner.attr_locs[attr]
                 owner.attrs.setdefault(attr, text)
                 owner.attr_scope.setdefault(attr, fn.qualname)
                 owner.attr_locs.setdefault(attr, loc)
@@ -477,7 +482,10 @@ class ModuleWalker:
             for _ in range(len(node.relative) - 1):
                 package = package.rpartition(".")[0]
             base = f"{package}.{base}" if base else package
-        if base is None or isinstance(node.names, cst.ImportStar):
+        if base is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            self.facts.star_imports.append(base)
             return
         for alias in node.names:
             name = dotted(alias.name)
@@ -508,6 +516,9 @@ class ModuleWalker:
         elif isinstance(node, cst.Attribute):
             self._expr(node.value, in_test=in_test)
         elif isinstance(node, cst.Await):
+            if not isinstance(node.expression, cst.Call):
+                scope = self._scope
+                scope.fn.suspends.append((self._number(node), tuple(scope.held)))
             self._expr(node.expression, discarded=discarded, target=target, awaited=True)
         elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
             self._expr(node.left, in_test=in_test)
