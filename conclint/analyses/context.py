@@ -16,6 +16,7 @@ from conclint.program.index import Program
 from conclint.timings import Timings
 
 if TYPE_CHECKING:
+    from conclint.analyses.loop_blocking import LoopBlocking
     from conclint.config import KnowledgeExtensions
 
 T = TypeVar("T")
@@ -62,3 +63,10 @@ class Analyses:
         calls, held = self.calls, self.held
         return self._timed("entry-held locks", lambda: EntryHeld(self.program, calls, held))
 
+    @cached_property
+    def loop_blocking(self) -> LoopBlocking:
+        from conclint.analyses.loop_blocking import LoopBlocking
+
+        calls = self.calls
+        return self._timed("event-loop blocking", lambda: LoopBlocking(
+            self.program, calls, self.declared_blocking))

@@ -49,6 +49,16 @@ RULES: dict[str, Rule] = {
              "`Condition.wait()` outside a predicate loop, or wait/notify without the lock"),
         Rule("CL106", "useless-lock", "warning",
              "a lock created where it is used protects nothing"),
+        # asyncio (conclint/checks/coroutines.py)
+        Rule("CL401", "blocking-call-in-async", "warning",
+             "a call that blocks the event loop inside `async def`, directly or through calls"),
+        Rule("CL402", "dangling-task", "warning",
+             "the task made by `create_task`/`ensure_future` is dropped"),
+        Rule("CL403", "thread-lock-in-coroutine", "error",
+             "a threading lock held across `await`, or taken in a coroutine while a thread "
+             "holds it across a blocking call"),
+        Rule("CL404", "executor-given-call-result", "error",
+             "an executor or `to_thread` is given the result of a call instead of a function"),
     )
 }
 
