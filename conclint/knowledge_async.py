@@ -200,7 +200,7 @@ LOOP_BLOCKERS: dict[str, LoopBlocker] = _loop_blockers()
 
 # ``X.from_pretrained(...)`` of any class of these libraries reads (and may download) files.
 PRETRAINED_LIBRARIES = ("transformers", "diffusers", "peft", "sentence_transformers")
-FROM_PRETRAINED = LoopBlocker("`{recv}.from_pretrained()` (loads weights, and may download them)",
+FROM_PRETRAINED = LoopBlocker("`{recv}.from_pretrained()` (loads model files, and may download them)",
                               _LOAD)
 
 # Tensor methods that copy a CUDA tensor to the host and so wait for the GPU.

@@ -142,6 +142,34 @@ def test_startup_hooks_are_quiet(tmp_path: Path) -> None:
     assert found(tmp_path, source) == [(13, "CL401")]
 
 
+def test_put_on_an_unbounded_queue_never_blocks(tmp_path: Path) -> None:
+    source = """\
+        import queue
+        import threading
+
+        lock = threading.Lock()
+        bounded = queue.Queue(8)
+
+        class Sink:
+            def __init__(self):
+                self.events = queue.Queue()
+                self.limited = queue.Queue(maxsize=2)
+
+            async def emit(self, event):
+                self.events.put(event)
+                self.limited.put(event)
+                bounded.put(event)
+                local = queue.Queue(maxsize=0)
+                local.put(event)
+
+            def emit_locked(self, event):
+                with lock:
+                    self.events.put(event)
+                    self.limited.put(event)
+    """
+    assert found(tmp_path, source, "CL") == [(14, "CL401"), (15, "CL401"), (22, "CL104")]
+
+
 def test_settled_futures_and_nonblocking_sockets(tmp_path: Path) -> None:
     source = """\
         import asyncio

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from conclint.analyses.blocking import bounded_queue
 from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.lockgraph import call_step
 from conclint.analyses.reach import Reach, iter_keys
@@ -179,7 +180,9 @@ class LoopBlocking:
                     target.receiver or name.rpartition(".")[0])
                 if not (name.endswith((".result", ".exception", "AsyncResult.get"))
                         and _settled(where, call, receiver)) and not (
-                        name.startswith("socket.socket.") and _nonblocking(where, call, receiver)):
+                        name.startswith("socket.socket.") and _nonblocking(where, call, receiver)
+                ) and not (name.endswith("Queue.put")
+                           and not bounded_queue(self.program, where, receiver)):
                     return LoopBlock(spec.what.format(recv=receiver),
                                      spec.instead.format(recv=receiver))
         method = call.callee.rpartition(".")[2]
