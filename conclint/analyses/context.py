@@ -29,7 +29,8 @@ class Analyses:
                  extensions: KnowledgeExtensions | None = None) -> None:
         self.program = program
         self.timings = timings or Timings()
-        # The user's ``[tool.conclint]`` additions to the API knowledge, canonical.
+        # The user's ``[tool.conclint]`` additions to the API knowledge (None: no config).
+        self.extensions = extensions
         self.declared_blocking = frozenset(
             canonical(name) for name in (extensions.blocking_calls if extensions else ()))
 

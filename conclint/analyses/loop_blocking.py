@@ -60,6 +60,7 @@ class MisplacedCall:
     inner: Call  # the call whose result is passed
     reason: str  # why the inner call is surely not a callable factory
     position: int  # where the API takes the callable
+    coroutine: bool = False  # the inner call is of an ``async def``
 
 
 class LoopBlocking:
@@ -272,9 +273,8 @@ class LoopBlocking:
         if target.function is not None:
             callee = self.program.where(target.function).function
             if callee.is_async:
-                return MisplacedCall(where, call, api, inner, f"`{inner.callee}()` is an "
-                                     "`async def`: this passes a coroutine object, not a function",
-                                     position)
+                return MisplacedCall(where, call, api, inner, "it makes a coroutine", position,
+                                     coroutine=True)
             reached = self.reach.reached(target.function)
             if reached and not callee.nested:
                 key = next(iter(iter_keys(reached)))

@@ -82,7 +82,8 @@ def _suspensions(where: Where) -> list[_Suspension]:
     fn = where.function
     found = [_Suspension(c.loc, c.held, f"suspends at `await {c.callee}()` holding it")
              for c in fn.calls if c.awaited]
-    found += [_Suspension(loc, held, "suspends here holding it") for loc, held in fn.suspends]
+    found += [_Suspension(loc, held, "suspends here (`await` or `async for`) holding it")
+              for loc, held in fn.suspends]
     found += [_Suspension(a.loc, a.held, f"suspends entering `async with {a.lock}` holding it")
               for a in fn.acquires if a.kind == "async-with"]
     return sorted(found, key=lambda s: s.loc)
@@ -207,14 +208,19 @@ def executor_given_call_result(analyses: Analyses) -> Iterator[Finding]:
     for misplaced in analyses.loop_blocking.misplaced:
         where, call, inner = misplaced.where, misplaced.call, misplaced.inner
         here = "on the event loop" if where.function.is_async else "on the calling thread"
-        yield finding(
-            "CL404", where.module.path, inner.loc,
-            f"`{call.callee}()` is given the result of `{inner.callee}(...)`, not a function: "
-            f"that call runs right here, {here}, and {misplaced.reason}; pass the function "
-            f"and its arguments separately (`{call.callee}({'..., ' * misplaced.position}"
-            f"{inner.callee}, *args)`)",
-            [Step(where.module.path, call.loc, f"`{call.callee}()` expects a callable")],
-        )
+        instead = (f"pass the function and its arguments separately (`{call.callee}("
+                   f"{'..., ' * misplaced.position}{inner.callee}, *args)`)")
+        if misplaced.coroutine:
+            message = (f"`{call.callee}()` is given `{inner.callee}(...)`, a coroutine object "
+                       f"of an `async def`, not a function: it fails, and the coroutine never "
+                       f"runs; await it, or schedule it with `asyncio.create_task()` (executors "
+                       f"and loop callbacks run plain functions only)")
+        else:
+            message = (f"`{call.callee}()` is given the result of `{inner.callee}(...)`, not a "
+                       f"function: that call runs right here, {here}, and {misplaced.reason}; "
+                       f"{instead}")
+        yield finding("CL404", where.module.path, inner.loc, message,
+                      [Step(where.module.path, call.loc, f"`{call.callee}()` expects a callable")])
 
 
 CHECKS = (
