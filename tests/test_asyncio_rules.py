@@ -170,6 +170,17 @@ def test_put_on_an_unbounded_queue_never_blocks(tmp_path: Path) -> None:
     assert found(tmp_path, source, "CL") == [(14, "CL401"), (15, "CL401"), (22, "CL104")]
 
 
+def test_test_code_is_not_a_server(tmp_path: Path) -> None:
+    source = "import time\n\nasync def test_slow():\n    time.sleep(1)\n"
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "test").mkdir()  # a directory named test that is not a package
+    for name in ("test_server.py", "server_test.py", "conftest.py", "tests/helpers.py"):
+        assert found(tmp_path, source) == [(4, "CL401")]  # snippet.py: not a test module
+        assert not [d for d in lint_source(tmp_path, source, name) if d.code == "CL401"], name
+    assert [d.code for d in lint_source(tmp_path, source, "test/server.py")] == ["CL401"]
+
+
 def test_settled_futures_and_nonblocking_sockets(tmp_path: Path) -> None:
     source = """\
         import asyncio

@@ -5,7 +5,8 @@ Only code that runs on the loop thread counts: the body of an ``async def`` (a n
 ``def`` or ``lambda`` is a function of its own, so work passed to ``asyncio.to_thread`` in
 one is not on the loop) and, through the call graph, the sync functions it calls directly.
 A call of an ``async def`` only makes a coroutine, so blocking never propagates through
-one. Framework startup/shutdown hooks are skipped: nothing is being served while they run.
+one. Framework startup/shutdown hooks and test code are skipped: nothing else is being
+served while they run.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class LoopBlocking:
         self.startup = _startup_hooks(program) if self._async else set()
         self._opaque_memo: dict[str, bool] = {}
         slot_calls = list(self._slot_calls())
-        roots = [q for q in self._async if q not in self.startup]
+        roots = [q for q in self._async
+                 if q not in self.startup and not _test_module(program.where(q).module.module)]
         roots += [s[4].function for s in slot_calls
                   if s[4].function is not None and not self._opaque(s[4].function)]
         self._targets: dict[str, list[tuple[Call, CallTarget]]] = {}
@@ -344,6 +346,16 @@ def _latest_call(where: Where, callee: str, before: int) -> Call | None:
         else:
             break
     return found
+
+
+def _test_module(module: str) -> bool:
+    """Test code (``test_*.py``, ``*_test.py``, ``conftest.py``, or in a ``tests`` package):
+    its loop serves only the test, and a test that blocks its own server hangs visibly.
+    Judged by the package-relative module name, never by the directories above it."""
+    parts = module.split(".")
+    name = parts[-1]
+    return (name.startswith("test_") or name.endswith("_test") or name == "conftest"
+            or any(part in ("tests", "test") for part in parts[:-1]))
 
 
 def _startup_hooks(program: Program) -> set[str]:
