@@ -185,8 +185,8 @@ def _loop_blockers() -> dict[str, LoopBlocker]:
             _AT_ONCE_0)
     for pool in ("multiprocessing.pool.Pool", "multiprocessing.pool.ThreadPool"):
         for name in ("map", "starmap", "apply", "join"):
-            table[f"{pool}.{name}"] = LoopBlocker(f"`{{recv}}.{name}()`",
-                                                  f"`await asyncio.to_thread({{recv}}.{name}, ...)`")
+            table[f"{pool}.{name}"] = LoopBlocker(
+                f"`{{recv}}.{name}()`", f"`await asyncio.to_thread({{recv}}.{name}, ...)`")
     for executor in ("concurrent.futures.ThreadPoolExecutor",
                      "concurrent.futures.ProcessPoolExecutor"):
         table[f"{executor}.shutdown"] = LoopBlocker(
@@ -200,8 +200,8 @@ LOOP_BLOCKERS: dict[str, LoopBlocker] = _loop_blockers()
 
 # ``X.from_pretrained(...)`` of any class of these libraries reads (and may download) files.
 PRETRAINED_LIBRARIES = ("transformers", "diffusers", "peft", "sentence_transformers")
-FROM_PRETRAINED = LoopBlocker("`{recv}.from_pretrained()` (loads model files, and may download them)",
-                              _LOAD)
+FROM_PRETRAINED = LoopBlocker(
+    "`{recv}.from_pretrained()` (loads model files, and may download them)", _LOAD)
 
 # Tensor methods that copy a CUDA tensor to the host and so wait for the GPU.
 DEVICE_SYNC_METHODS = frozenset({"item", "cpu", "numpy", "tolist"})

@@ -298,7 +298,7 @@ class Program:
         submodule = f"{mod}.{name}"
         if submodule in self.modules:
             return Module(submodule)
-        for star in module.star_imports:  # re-exports: asyncio/__init__.py's ``from .tasks import *``
+        for star in module.star_imports:  # asyncio/__init__.py's ``from .tasks import *``
             if star in self.modules and star != mod:
                 value = self._member(self.modules[star], name, depth + 1)
                 if value is not None:
