@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 from tests.helpers import lint_source
+from tests.test_cli import run
 
 
 def found(tmp_path: Path, source: str, prefix: str = "CL4") -> list[tuple[int, str]]:
@@ -228,11 +230,7 @@ def test_declared_blocking_calls(tmp_path: Path) -> None:
             with lock:
                 return client.predict(x)
     """))
-    from tests.test_cli import run
-
     result = run("--format", "json", "app", cwd=tmp_path)
-    import json
-
     codes = sorted((d["line"], d["code"]) for d in json.loads(result.stdout)["diagnostics"])
     assert codes == [(9, "CL401"), (10, "CL401"), (14, "CL104")]
 
