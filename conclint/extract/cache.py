@@ -21,6 +21,11 @@ from conclint.extract import facts as facts_module
 from conclint.extract.facts import ModuleFacts
 
 FORMAT = 1
+# The fact classes' fields: entries pickled under another shape are not even looked at.
+SCHEMA = hashlib.sha256(repr(sorted(
+    (name, getattr(cls, "__match_args__", ())) for name, cls in vars(facts_module).items()
+    if isinstance(cls, type) and cls.__module__ == facts_module.__name__
+)).encode()).hexdigest()[:12]
 _MAGIC = b"conclint-facts\n"
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
                                "float", "bool", "complex", "bytes"})
@@ -64,8 +69,8 @@ class FactsCache:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._salt = f"{__version__}/{FORMAT}"
-        self._index_path = os.path.join(directory, f"index-{__version__}-{FORMAT}.json")
+        self._salt = f"{__version__}/{FORMAT}/{SCHEMA}"
+        self._index_path = os.path.join(directory, f"index-{__version__}-{FORMAT}-{SCHEMA}.json")
         self._index: dict[str, list[object]] = self._load_index()
         self._dirty = False
         self._prepared = False
