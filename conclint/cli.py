@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"conclint: error: {err}\n")
         return EXIT_USAGE
     jobs = args.jobs or usable_cpus()
-    result = analyse(files, enabled, jobs, _cache(args, pyproject), timings)
+    result = analyse(files, enabled, jobs, _cache(args, pyproject), timings,
+                     config.collectives)
     if args.verbose:
         for trace in result.tracebacks:
             sys.stderr.write(trace)

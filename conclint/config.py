@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -16,7 +17,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-KNOWN_KEYS = (*_LIST_KEYS,)
+_NAME_LIST_KEYS = ("collectives",)  # fully-qualified API names added to conclint's knowledge
+KNOWN_KEYS = (*_LIST_KEYS, *_NAME_LIST_KEYS)
+_QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Config:
     extend_select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    collectives: tuple[str, ...] = ()  # in-house collectives every rank must call (CL501)
 
 
 def find_pyproject(paths: list[str]) -> str | None:
@@ -63,10 +67,14 @@ def load_config(path: str | None) -> Config:
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             raise UsageError(f"{path}: unknown key `tool.conclint.{key}`{hint}")
-        if key in _LIST_KEYS and not (
+        if key in _LIST_KEYS + _NAME_LIST_KEYS and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise UsageError(f"{path}: `tool.conclint.{key}` must be a list of strings")
+        for name in value if key in _NAME_LIST_KEYS else ():
+            if not _QUALIFIED.match(name):
+                raise UsageError(f"{path}: `tool.conclint.{key}`: `{name}` is not a "
+                                 "fully-qualified name such as `mypkg.dist.all_gather_dict`")
     for key in ("select", "ignore", "extend-select"):
         for selector in section.get(key, []):
             check_selector(selector, f"{path}: `tool.conclint.{key}`")
@@ -76,6 +84,7 @@ def load_config(path: str | None) -> Config:
         ignore=tuple(section.get("ignore", ())),
         extend_select=tuple(section.get("extend-select", ())),
         exclude=tuple(section.get("exclude", ())) + tuple(section.get("extend-exclude", ())),
+        collectives=tuple(section.get("collectives", ())),
     )
 
 

@@ -80,6 +80,7 @@ def analyse(
     jobs: int = 1,
     cache: FactsCache | None = None,
     timings: Timings | None = None,
+    collectives: tuple[str, ...] = (),
 ) -> Result:
     timings = timings or Timings()
     with timings.phase("extract"):
@@ -90,7 +91,7 @@ def analyse(
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
-        analyses = Analyses(Program(facts), timings)
+        analyses = Analyses(Program(facts), timings, collectives)
     locator = Locator({f.path: (f.module, f.is_package) for f in files})
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):

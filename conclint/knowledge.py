@@ -218,3 +218,11 @@ BUILTINS = frozenset({
 API_TABLES: tuple[object, ...] = (
     LOCK_FACTORIES, RETURNS, KNOWN_CLASSES, BLOCKING, IMMEDIATE_CALLERS, BUILTINS,
 )
+
+# ML frameworks (CL5xx): torch.distributed, DataLoader workers, CUDA and RNGs.
+from conclint import knowledge_ml as _ml  # noqa: E402 - the ML tables extend the ones above
+
+_PREFIX_ALIASES.update(_ml.PREFIX_ALIASES)
+_RENAMES.update(_ml.RENAMES)
+KNOWN_CLASSES = KNOWN_CLASSES | _ml.KNOWN_CLASSES
+API_TABLES = API_TABLES + _ml.API_TABLES

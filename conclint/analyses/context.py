@@ -11,6 +11,9 @@ from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
+from conclint.analyses.ml_calls import MLCalls
+from conclint.analyses.rank_flow import RankFlow
+from conclint.analyses.workers import Workers
 from conclint.program.index import Program
 from conclint.timings import Timings
 
@@ -20,9 +23,11 @@ T = TypeVar("T")
 class Analyses:
     """Lazily built analyses over one ``Program``; each build is timed for ``--profile``."""
 
-    def __init__(self, program: Program, timings: Timings | None = None) -> None:
+    def __init__(self, program: Program, timings: Timings | None = None,
+                 collectives: tuple[str, ...] = ()) -> None:
         self.program = program
         self.timings = timings or Timings()
+        self.collectives = collectives  # configured extra collectives (qualified names)
 
     def _timed(self, name: str, build: Callable[[], T]) -> T:
         with self.timings.phase(f"analysis: {name}"):
@@ -51,3 +56,18 @@ class Analyses:
     def entry_held(self) -> EntryHeld:
         calls, held = self.calls, self.held
         return self._timed("entry-held locks", lambda: EntryHeld(self.program, calls, held))
+
+    @cached_property
+    def ml_calls(self) -> MLCalls:
+        calls = self.calls
+        return self._timed("ML call sites", lambda: MLCalls(self.program, calls,
+                                                           self.collectives))
+
+    @cached_property
+    def rank_flow(self) -> RankFlow:
+        return RankFlow(self.ml_calls)
+
+    @cached_property
+    def workers(self) -> Workers:
+        calls = self.calls
+        return self._timed("worker processes", lambda: Workers(self.program, calls))
