@@ -25,6 +25,10 @@ from conclint.program.values import External, Instance, Param
 
 _WRAPPERS = frozenset({"torch.nn.parallel.DistributedDataParallel",
                        "torch.distributed.fsdp.FullyShardedDataParallel"})
+_WRAPPER_NAMES = tuple(name.rpartition(".")[2] for name in _WRAPPERS)
+# Method names worth resolving a receiver for (``accelerator.gather``, ``self.all_gather``).
+_METHODS = frozenset(name.rpartition(".")[2] for name in ml.COLLECTIVES) | {
+    ml.SYNC_LOG.rpartition(".")[2]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class MLCalls:
         self.extra = frozenset(canonical(name) for name in extra_collectives)
         self._extra_tails = frozenset(name.rpartition(".")[2] for name in self.extra)
         self._bases: dict[str, list[str]] = {}
+        self._wrapper_modules: dict[str, bool] = {}
         self.collectives: dict[str, list[Site]] = {}
         self.cuda: dict[str, list[Site]] = {}
         self.numpy_draws: dict[str, list[Site]] = {}
@@ -135,34 +140,39 @@ class MLCalls:
         forwards = self._has_wrappers(where)
         for call, target in self.calls.targets.get(qualname, []):
             name = target.external
-            collective = self._collective(where, call, target, forwards)
+            method = call.callee.rpartition(".")[2]
+            collective = self._collective(where, call, target, forwards, method)
             if collective is not None:
                 self.collectives.setdefault(qualname, []).append(collective)
-            cuda = self._cuda(call, target)
+            cuda = self._cuda(call, target, method)
             if cuda is not None:
                 self.cuda.setdefault(qualname, []).append(Site(call, cuda))
-            shown = f"`{callee_name(call)}()`"
             if name in ml.SHARDING_CALLS or (
-                    target.function is None
-                    and call.callee.rpartition(".")[2] in ml.SHARDING_METHODS):
-                self.shards.setdefault(qualname, []).append(Site(call, shown))
+                    target.function is None and method in ml.SHARDING_METHODS):
+                self._add(self.shards, qualname, call)
             if name is None:
                 continue
             if name in ml.NUMPY_GLOBAL_DRAWS:
-                self.numpy_draws.setdefault(qualname, []).append(Site(call, shown))
+                self._add(self.numpy_draws, qualname, call)
             elif name in ml.SEEDERS:
-                self.seeds.setdefault(qualname, []).append(Site(call, shown))
+                self._add(self.seeds, qualname, call)
             elif name in ml.PROCESS_GROUP_INIT:
-                self.pg_init.setdefault(qualname, []).append(Site(call, shown))
+                self._add(self.pg_init, qualname, call)
             elif name in ml.PROCESS_GROUP_DESTROY:
-                self.pg_destroy.setdefault(qualname, []).append(Site(call, shown))
+                self._add(self.pg_destroy, qualname, call)
             elif name == ml.AT_EXIT:
                 self.at_exit.append((where, call))
 
+    @staticmethod
+    def _add(table: dict[str, list[Site]], qualname: str, call: Call) -> None:
+        table.setdefault(qualname, []).append(Site(call, f"`{callee_name(call)}()`"))
+
     def _collective(self, where: Where, call: Call, target: CallTarget,
-                    forwards: bool) -> Site | None:
+                    forwards: bool, method: str) -> Site | None:
         name = target.external
         if name is None and target.function is None:
+            if not forwards and method not in _METHODS and method not in self._extra_tails:
+                return None
             name = self._unresolved(where, call, forwards)
         if name is None and target.function in self.extra:
             return Site(call, f"`{callee_name(call)}()`", target.function.rpartition(".")[2],
@@ -192,13 +202,19 @@ class MLCalls:
         if not callee:
             return None
         receiver, _, method = callee.rpartition(".")
+        if forwards and not receiver and "(" not in callee and "[" not in callee:
+            value = self.program.resolve(where, callee)
+            if isinstance(value, Instance) and value.type in _WRAPPERS:
+                return f"{value.type}.__call__"
+        if method not in _METHODS and method not in self._extra_tails:
+            return None
         fn = where.function
         if receiver and fn.cls is not None and fn.params and receiver == fn.params[0]:
             for base in self.external_bases(f"{where.module.module}.{fn.cls}"):
                 candidate = f"{base}.{method}"
                 if candidate in ml.COLLECTIVES or candidate == ml.SYNC_LOG:
                     return candidate
-        if forwards and "(" not in callee and "[" not in callee:
+        if forwards and "(" not in callee and "[" not in callee and receiver:
             value = self.program.resolve(where, callee)
             if isinstance(value, Instance) and value.type in _WRAPPERS:
                 return f"{value.type}.__call__"
@@ -219,25 +235,29 @@ class MLCalls:
         return None
 
     def _has_wrappers(self, where: Where) -> bool:
-        """Only modules that build a DDP/FSDP wrapper resolve plain calls looking for one."""
-        imports = where.module.imports.values()
-        return any(value.endswith(("DistributedDataParallel", "FullyShardedDataParallel"))
-                   or value in ("torch", "torch.nn", "torch.nn.parallel",
-                                "torch.distributed.fsdp")
-                   for value in imports)
+        """Only modules that build a DDP/FSDP wrapper resolve plain calls looking for its
+        forward (``model(x)``): a call named after the class or an alias of it."""
+        module = where.module
+        found = self._wrapper_modules.get(module.module)
+        if found is None:
+            names = set(_WRAPPER_NAMES)
+            names.update(alias for alias, name in module.imports.items()
+                         if name.endswith(_WRAPPER_NAMES))
+            found = any(call.callee.rpartition(".")[2] in names
+                        for fn in module.functions for call in fn.calls)
+            self._wrapper_modules[module.module] = found
+        return found
 
     def _under_no_sync(self, where: Where, call: Call) -> bool:
         acquires = where.function.acquires
         return any(acquires[i].lock.endswith(f".{ml.NO_SYNC}()") for i in call.held)
 
-    def _cuda(self, call: Call, target: CallTarget) -> str | None:
+    def _cuda(self, call: Call, target: CallTarget, method: str) -> str | None:
         name = target.external
         callee = call.callee
-        if name in ml.CUDA_INITIALISERS:
-            return f"`{callee}()`"
-        method = callee.rpartition(".")[2]
-        if "." in callee and target.function is None and not (name or "").startswith(
-                "torch.cuda"):
+        if name is not None and name.startswith("torch.cuda"):
+            return f"`{callee}()`" if name in ml.CUDA_INITIALISERS else None
+        if target.function is None and method != callee:
             if method in ml.CUDA_METHODS:
                 return f"`{callee}()`"
             if method in ml.DEVICE_MOVES:
@@ -265,27 +285,34 @@ class MLCalls:
                 return decorator
         return None
 
+    def issued(self, callee: str, reach: Reach[str] | None = None) -> list[str]:
+        """The collectives a call of ``callee`` issues, as its callers see them."""
+        if callee in self.one_rank:
+            return []
+        guarded = self.guarded.get(callee, frozenset())
+        reached = (reach or self.collective_reach).reached(callee)
+        return sorted(k for k in reached if k not in guarded)
+
     def collective_token(self, where: Where, call: Call, site: Site | None,
                          callees: list[str]) -> str | tuple[str, ...] | None:
         """What a call contributes to its rank's sequence of collectives."""
         if site is not None:
             return site.kind
-        kinds: set[str] = set()
-        for callee in callees:
-            kinds.update(self.collective_reach.reached(callee))
+        kinds = {kind for callee in callees for kind in self.issued(callee)}
         if not kinds:
             return None
         return next(iter(kinds)) if len(kinds) == 1 else tuple(sorted(kinds))
 
     def surely_issues(self, callees: list[str]) -> bool:
-        return any(self.surely_reach.reached(c) for c in callees)
+        return any(self.issued(c, self.surely_reach) for c in callees)
 
     def first_collective(self, callee: str) -> tuple[str, list[Step]] | None:
-        """A collective ``callee`` reaches and the witness path to it."""
-        reached = self.collective_reach.reached(callee)
-        if not reached:
+        """A collective ``callee`` issues and the witness path to it."""
+        kinds = self.issued(callee)
+        if not kinds:
             return None
-        key = min(reached, key=lambda k: reached[k].step.loc)
+        reached = self.collective_reach.reached(callee)
+        key = min(kinds, key=lambda k: reached[k].step.loc)
         return key, self.collective_reach.witness(callee, key)
 
 

@@ -26,7 +26,8 @@ from conclint.program.index import Where
 _RANKS = (0, 1, 2)  # the main process and two others
 _LOOPS = ("for", "while")
 Token = object
-Outcome = tuple[tuple[Token, ...], str | None]
+Outcome = tuple[tuple[Token, ...], str | None]  # collectives issued, and how it left
+Path = list[tuple[list, int, "Node | None"]]  # (container, index in it, node owning it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,88 +67,104 @@ class RankFlow:
 
     def __init__(self, ml_calls: MLCalls) -> None:
         self.ml = ml_calls
-        self.program = ml_calls.program
+        self._tokens: dict[str, dict[int, tuple[Token, bool, Site | None, list[str]]]] = {}
 
     def tokens(self, where: Where) -> dict[int, tuple[Token, bool, Site | None, list[str]]]:
         """Per call ordinal: its collective token, whether it is group-limited, its site
-        (None when the collective is reached through the listed callees)."""
+        (None when the collective is reached through the listed callees), those callees."""
+        cached = self._tokens.get(where.qualname)
+        if cached is not None:
+            return cached
         sites = {s.call.loc: s for s in self.ml.collectives.get(where.qualname, [])}
         callees = edges_at(self.ml.calls, where.qualname)
         out = {}
         for call in where.function.calls:
             site = sites.get(call.loc)
-            mine = [c for c in callees.get(call.loc, []) if c not in self.ml.one_rank]
+            mine = callees.get(call.loc, [])
             token = self.ml.collective_token(where, call, site, mine)
             if token is not None:
                 out[call.loc] = (token, bool(site and site.grouped), site, mine)
+        self._tokens[where.qualname] = out
         return out
 
     def divergences(self, where: Where) -> list[Divergence]:
+        """The rank-dependent branches that make the ranks issue different collectives."""
         fn = where.function
-        if not fn.branches:
-            return []
-        evaluator = RankTests(fn)
-        rank_tests = [b for b in fn.branches
-                      if b.kind == "if" and b.test is not None and evaluator.subject(b.test)]
-        if not rank_tests:
+        tests = RankTests(fn)
+        rank_ifs = {b.loc for b in fn.branches
+                    if b.kind == "if" and b.test is not None and tests.subject(b.test)}
+        if not rank_ifs:
             return []
         tokens = self.tokens(where)
         if not tokens:
             return []
-        for branch in rank_tests:
-            evaluator.collect_unknown(branch.test)
+        for branch in fn.branches:
+            if branch.loc in rank_ifs:
+                tests.collect_unknown(branch.test)
         scenarios = [(rank, values) for rank in _RANKS
-                     for values in product((True, False), repeat=len(evaluator.unknown))]
+                     for values in product((True, False), repeat=len(tests.unknown))]
         tree = _build(fn, tokens, self.ml)
-        replay = _Replay(evaluator)
+        replay = _Replay(tests)
         outcomes = {replay.run(tree, s, False) for s in scenarios}
-        outcomes = {(seq, None if end == "return" else end) for seq, end in outcomes
-                    if end != "raise"}
-        if len(outcomes) <= 1:
-            return []
-        divergent: list[tuple[Node, list[Node], dict[tuple, Outcome]]] = []
+        if len({(seq, None if end == "return" else end) for seq, end in outcomes
+                if end != "raise"}) <= 1:
+            return []  # every rank issues the same collectives
+        divergent = []
         for node, path in _nodes(tree, []):
-            branch = node.branch
-            if branch.kind != "if" or branch not in rank_tests:
-                continue
-            if len({evaluator.value(branch.test, s) for s in scenarios}) <= 1:
+            if node.branch.loc not in rank_ifs or len(
+                    {tests.value(node.branch.test, s) for s in scenarios}) <= 1:
                 continue
             per_scenario = {s: replay.node(node, s, False) for s in scenarios}
             if len({r for r in per_scenario.values() if r[1] != "raise"}) > 1:
                 divergent.append((node, path, per_scenario))
-        paired: set[int] = set()  # complementary pairs, matched greedily in source order
-        ordered = sorted(range(len(divergent)), key=lambda i: divergent[i][0].branch.loc)
-        for position, i in enumerate(ordered):
-            if i in paired:
-                continue
-            for j in ordered[position + 1:]:
-                if j not in paired and _complementary(divergent[i][2], divergent[j][2]):
-                    paired.update((i, j))
-                    break
+        paired = _paired([d[2] for d in divergent],
+                         [d[0].branch.loc for d in divergent])
         found: list[Divergence] = []
         seen: set[int] = set()
         for index, (node, path, per_scenario) in enumerate(divergent):
-            if index in paired:
-                continue
-            branch = node.branch
-            results = {r for r in per_scenario.values() if r[1] != "raise"}
-            subject = evaluator.subject(branch.test) or "the rank"
-            grouped_ok = evaluator.is_membership(branch.test)
-            call = _first_difference(
-                [c for c in _calls(node.body) if not (c.grouped and grouped_ok)],
-                [c for c in _calls(node.orelse) if not (c.grouped and grouped_ok)])
-            if call is not None and len({seq for seq, _ in results}) > 1:
-                if call.loc not in seen:
-                    seen.add(call.loc)
-                    found.append(Divergence(branch, call.loc, subject))
-                continue
-            for exit_event in _exits(node.body + node.orelse):
-                skipped = _skipped(path, exit_event.kind)
-                if skipped is not None and skipped.loc not in seen:
-                    seen.add(skipped.loc)
-                    found.append(Divergence(branch, skipped.loc, subject, exit_event))
-                    break
+            if index not in paired:
+                blamed = _blame(tests, node, path, per_scenario, seen)
+                if blamed is not None:
+                    found.append(blamed)
         return found
+
+
+def _paired(outcomes: list[dict[tuple, Outcome]], locs: list[int]) -> set[int]:
+    """Indices of branches matched, greedily in source order, with a complementary one."""
+    paired: set[int] = set()
+    ordered = sorted(range(len(outcomes)), key=locs.__getitem__)
+    for position, i in enumerate(ordered):
+        if i in paired:
+            continue
+        for j in ordered[position + 1:]:
+            if j not in paired and _complementary(outcomes[i], outcomes[j]):
+                paired.update((i, j))
+                break
+    return paired
+
+
+def _blame(tests: RankTests, node: Node, path: Path, per_scenario: dict[tuple, Outcome],
+           seen: set[int]) -> Divergence | None:
+    """The collective a divergent branch makes some ranks miss: the first one where its
+    arms differ, else the first one its early exit skips."""
+    branch = node.branch
+    subject = tests.subject(branch.test) or "the rank"
+    grouped_ok = tests.is_membership(branch.test)
+    call = _first_difference(
+        [c for c in _calls(node.body) if not (c.grouped and grouped_ok)],
+        [c for c in _calls(node.orelse) if not (c.grouped and grouped_ok)])
+    sequences = {seq for seq, end in per_scenario.values() if end != "raise"}
+    if call is not None and len(sequences) > 1:
+        if call.loc in seen:
+            return None
+        seen.add(call.loc)
+        return Divergence(branch, call.loc, subject)
+    for exit_event in _exits(node.body + node.orelse):
+        skipped = _skipped(path, exit_event.kind)
+        if skipped is not None and skipped.loc not in seen:
+            seen.add(skipped.loc)
+            return Divergence(branch, skipped.loc, subject, exit_event)
+    return None
 
 
 class _Replay:
@@ -247,9 +264,6 @@ def _build(fn: Function, tokens: dict, ml_calls: MLCalls) -> list:
         return out
 
     return block(float("inf"))
-
-
-Path = list[tuple[list, int, "Node | None"]]  # (container, index in it, node owning it)
 
 
 def _nodes(elements: list, path: Path, owner: Node | None = None):
