@@ -21,13 +21,13 @@ PREFIX_ALIASES = {
     "accelerate.accelerator": "accelerate",
     "accelerate.state": "accelerate",
     "accelerate.utils.operations": "accelerate.utils",
-    "lightning.pytorch.core.module": "lightning.pytorch",
-    "lightning.pytorch.core": "lightning.pytorch",
-    "pytorch_lightning.core.module": "lightning.pytorch",
-    "pytorch_lightning.core": "lightning.pytorch",
+    **{f"{package}.{module}": "lightning.pytorch"
+       for package in ("lightning.pytorch", "pytorch_lightning")
+       for module in ("core.module", "core", "trainer.trainer", "trainer")},
     "pytorch_lightning": "lightning.pytorch",
     "lightning.fabric.fabric": "lightning.fabric",
     "lightning.LightningModule": "lightning.pytorch.LightningModule",
+    "lightning.Trainer": "lightning.pytorch.Trainer",
     "lightning.Fabric": "lightning.fabric.Fabric",
     "numpy.random.mtrand": "numpy.random",
 }
@@ -67,6 +67,7 @@ _ACCELERATE = {
 }
 _LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 _FABRIC = "lightning.fabric.Fabric"
+_TRAINER = "lightning.pytorch.Trainer"
 
 
 def _collectives() -> dict[str, str]:
@@ -99,6 +100,10 @@ def _collectives() -> dict[str, str]:
         table[f"accelerate.utils.{name}"] = _ACCELERATE.get(name, name)
     for name in ("all_gather", "barrier", "broadcast", "all_reduce"):
         table[f"{_FABRIC}.{name}"] = name
+    # "This method must be called on all processes" (Fabric.save/load, Trainer.save_checkpoint)
+    table[f"{_FABRIC}.save"] = "checkpoint.save"
+    table[f"{_FABRIC}.load"] = "checkpoint.load"
+    table[f"{_TRAINER}.save_checkpoint"] = "checkpoint.save"
     table[f"{_LIGHTNING_MODULE}.all_gather"] = "all_gather"
     for name in ("all_reduce", "rendezvous", "mesh_reduce", "all_gather", "reduce_scatter"):
         table[f"torch_xla.core.xla_model.{name}"] = name
@@ -113,6 +118,7 @@ NAMED_RECEIVERS = {
     "accelerator": "accelerate.Accelerator",
     "fabric": _FABRIC,
     "strategy": "lightning.pytorch.strategies.Strategy",
+    "trainer": _TRAINER,
 }
 for _name in ("barrier", "broadcast", "reduce", "all_gather", "reduce_boolean_decision"):
     COLLECTIVES[f"lightning.pytorch.strategies.Strategy.{_name}"] = _name
@@ -235,7 +241,7 @@ POOL_SUBMITS = frozenset(
 SPAWNERS = frozenset({"multiprocessing.spawn", "multiprocessing.start_processes"})
 
 KNOWN_CLASSES = frozenset({
-    _DDP, _FSDP, "accelerate.Accelerator", "accelerate.PartialState", _FABRIC,
+    _DDP, _FSDP, "accelerate.Accelerator", "accelerate.PartialState", _FABRIC, _TRAINER,
     DATALOADER, "torch.Generator", "numpy.random.RandomState", "numpy.random.Generator",
     "random.Random",
 })

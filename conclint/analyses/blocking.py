@@ -78,4 +78,18 @@ class BlockingCalls:
         spec = BLOCKING.get(name)
         if spec is None or bounded(call, spec):
             return None
+        if name.endswith(".put") and not self._bounded_queue(where, target.receiver):
+            return None  # an unbounded queue never blocks a put
         return BlockKey(spec.what.format(recv=receiver))
+
+    def _bounded_queue(self, where: Where, receiver: str) -> bool:
+        """Created with a positive ``maxsize`` (the first argument): only then can put block."""
+        created = self.program.creation(where, receiver) if receiver else None
+        if created is None:
+            return False
+        size = next((a for a in created.args if a.keyword == "maxsize"), None)
+        if size is None and created.args and created.args[0].keyword is None:
+            size = created.args[0]
+        if size is None:
+            return False
+        return not (size.kind == "const" and isinstance(size.const, int) and size.const <= 0)

@@ -2,7 +2,9 @@
 
 A helper that is only ever called with ``self._cond`` held may ``notify()`` without a
 ``with`` of its own. Functions that are also used as values (thread targets, callbacks)
-or have no analysed caller start with nothing held. Greatest fixpoint over the call graph.
+or have no analysed caller start with nothing held. Computed on demand, per function,
+walking up the callers; a function met again on the way (recursion) is assumed to hold
+everything, which the other callers then narrow (the greatest fixpoint, approximated).
 """
 
 from __future__ import annotations
@@ -11,35 +13,42 @@ from conclint.analyses.calls import CallGraph
 from conclint.analyses.held import HeldLocks
 from conclint.program.index import Program
 
-_MAX_ROUNDS = 50
+_MAX_DEPTH = 40
 
 
 class EntryHeld:
     def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
-        self._held: dict[str, frozenset[str]] = {}
-        candidates = [
-            q for q in program.functions
-            if calls.callers(q) and q not in calls.referenced
-        ]
-        everything = frozenset(held.locks) | frozenset(
-            h.lock.name for w in program.iter_functions() for a in held.acquired(w) for h in a)
-        state = {q: everything for q in candidates}
-        for _ in range(_MAX_ROUNDS):
-            changed = False
-            for q in candidates:
-                meet: frozenset[str] | None = None
-                for edge in calls.callers(q):
-                    caller = program.where(edge.caller)
-                    here = frozenset(h.lock.name for _, h in held.held_at(caller, edge.call.held))
-                    here |= state.get(edge.caller, frozenset())
-                    meet = here if meet is None else meet & here
-                new = meet or frozenset()
-                if new != state[q]:
-                    state[q] = new
-                    changed = True
-            if not changed:
-                break
-        self._held = state
+        self._program = program
+        self._calls = calls
+        self._held = held
+        self._memo: dict[str, frozenset[str]] = {}
 
     def at_entry(self, qualname: str) -> frozenset[str]:
-        return self._held.get(qualname, frozenset())
+        return self._compute(qualname, set(), 0) or frozenset()
+
+    def _compute(self, qualname: str, visiting: set[str], depth: int) -> frozenset[str] | None:
+        """None stands for "everything" (a recursive path that does not constrain)."""
+        if qualname in self._memo:
+            return self._memo[qualname]
+        callers = self._calls.callers(qualname)
+        if not callers or qualname in self._calls.referenced or depth > _MAX_DEPTH:
+            self._memo[qualname] = frozenset()
+            return frozenset()
+        if qualname in visiting:
+            return None
+        visiting.add(qualname)
+        meet: frozenset[str] | None = None
+        for edge in callers:
+            caller = self._program.where(edge.caller)
+            here = frozenset(h.lock.name for _, h in self._held.held_at(caller, edge.call.held))
+            above = self._compute(edge.caller, visiting, depth + 1)
+            if above is None:
+                continue
+            here |= above
+            meet = here if meet is None else meet & here
+            if not meet:
+                break
+        visiting.discard(qualname)
+        if meet is not None and not visiting:
+            self._memo[qualname] = meet
+        return meet

@@ -32,6 +32,11 @@ RULES: dict[str, Rule] = {
     for rule in (
         Rule("CL001", "parse-error", "error", "a file could not be read, decoded or parsed"),
         Rule("CL002", "internal-error", "error", "conclint failed on one file or rule"),
+        Rule("CL003", "unknown-suppression", "warning",
+             "a suppression comment names an unknown rule or is malformed or misplaced"),
+        Rule("CL004", "unused-suppression", "warning",
+             "a suppression comment suppresses nothing (with `--warn-unused-ignores`)",
+             default=False),
         Rule("CL101", "lock-order-inversion", "error",
              "two or more locks are acquired in opposite orders (a cycle in the lock graph)"),
         Rule("CL102", "self-deadlock", "error",

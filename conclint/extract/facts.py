@@ -62,6 +62,14 @@ class Acquire:
     loc: Loc
     held: tuple[int, ...]  # acquisitions already held (indices into the same list)
     kind: str  # "with" | "async-with" | "acquire" | "try-acquire"
+    # A manual acquire that this function releases later: the lock is used as a mutex here.
+    # One never released here is handed off (a signal, or a wrapper like ``__enter__``).
+    paired: bool = False
+
+    @property
+    def structured(self) -> bool:
+        """Held like a mutex: by ``with``, or by ``acquire()`` with a later ``release()``."""
+        return self.kind in ("with", "async-with") or self.paired
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from conclint.extract.facts import (
     Acquire, Arg, Branch, Call, ClassDef, Function, Loc, ModuleFacts, Test,
 )
 from conclint.extract.release_check import check_releases
-from conclint.extract.text import dotted, is_literal, literal
+from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
 # Called with each numbered node, in ordinal order (used only to locate reported nodes).
 OnNumber = Callable[[cst.CSTNode], None]
@@ -42,6 +42,9 @@ class _Scope:
     loops: list[str] = field(default_factory=list)
     returns_held: list[tuple[int, ...]] = field(default_factory=list)
     has_acquire_call: bool = False
+    unpaired: dict[str, list[int]] = field(default_factory=dict)  # manual acquires by lock
+    free: set[str] = field(default_factory=set)  # names used here, not (yet) bound here
+    captured: set[str] = field(default_factory=set)  # names nested functions use freely
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -51,30 +54,6 @@ def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
         return None
     first = live[0]
     return [i for i in first if all(i in other for other in live[1:])]
-
-
-def _is_try_acquire(call: cst.Call) -> bool:
-    """``acquire(False)``, ``acquire(blocking=False)``, ``acquire(timeout=...)``."""
-    for i, arg in enumerate(call.args):
-        key = arg.keyword.value if arg.keyword else None
-        if key == "timeout" or (key is None and i == 1):
-            return True
-        if key in ("blocking", None) and literal(arg.value) in (False, 0):
-            return True
-    return False
-
-
-def _lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
-    """``X.method(...)`` with a dotted receiver X."""
-    if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == method
-    ):
-        receiver = dotted(node.func.value)
-        if receiver is not None:
-            return receiver, node
-    return None
 
 
 class ModuleWalker:
@@ -194,14 +173,17 @@ class ModuleWalker:
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
         call = value.expression if isinstance(value, cst.Await) else value
-        acquired = _lock_method_call(call, "acquire")
+        acquired = lock_method_call(call, "acquire")
         if acquired is not None:
             self._expr(value, discarded=True)
             self._scope.has_acquire_call = True
-            kind = "try-acquire" if _is_try_acquire(acquired[1]) else "acquire"
-            self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
+            kind = "try-acquire" if is_try_acquire(acquired[1]) else "acquire"
+            index = self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
+            # A second acquire before any release waits for another thread to release:
+            # the lock is a signal there, and the earlier acquire never pairs up.
+            self._scope.unpaired[acquired[0]] = [index]
             return
-        released = _lock_method_call(call, "release")
+        released = lock_method_call(call, "release")
         self._expr(value, discarded=True)
         if released is not None:
             self._release(released[0])
@@ -215,6 +197,8 @@ class ModuleWalker:
 
     def _release(self, lock: str) -> None:
         scope = self._scope
+        for index in scope.unpaired.pop(lock, []):
+            scope.fn.acquires[index].paired = True
         for position in range(len(scope.held) - 1, -1, -1):
             if scope.fn.acquires[scope.held[position]].lock == lock:
                 del scope.held[position]
@@ -278,7 +262,7 @@ class ModuleWalker:
         before = list(scope.held)
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
-        locked = _lock_method_call(test.expression if negated else test, "acquire")
+        locked = lock_method_call(test.expression if negated else test, "acquire")
         self._expr(test, in_test=True)
         slot = self._open_branch()
         arms_start = self._count
@@ -453,6 +437,13 @@ class ModuleWalker:
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
         self._scopes.pop()
+        for name in scope.captured:  # a closure uses it: it escapes this function
+            if name in fn.locals:
+                fn.escaping.add(name)
+            else:
+                scope.free.add(name)
+        if len(self._scopes) > 1:
+            self._scopes[-1].captured.update(scope.free)
 
     def _class(self, node: cst.ClassDef) -> None:
         for decorator in node.decorators:
@@ -643,11 +634,14 @@ class ModuleWalker:
 
     def _name_use(self, name: str, lock_use: bool = False) -> None:
         """Note a local used as a value (not as a lock) or captured by a nested function."""
-        for scope in reversed(self._scopes[1:]):
+        scopes = self._scopes
+        for depth in range(len(scopes) - 1, 0, -1):
+            scope = scopes[depth]
             if name in scope.fn.locals:
                 if scope is not self._scope or not lock_use:
                     scope.fn.escaping.add(name)
                 return
+        self._scope.free.add(name)
 
     def _call(
         self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool

@@ -145,6 +145,27 @@ class Program:
         """The call whose result was assigned to ``target`` in that function."""
         return self._assignments.get((scope_qualname, target))
 
+    def creation(self, where: Where, text: str) -> Call | None:
+        """The call that created the object ``text`` names (a local, a global, or an
+        attribute of ``self``), to read its arguments (``Queue(maxsize=8)``)."""
+        fn = where.function
+        head, _, attr = text.partition(".")
+        if not attr:
+            if head in fn.locals:
+                return self.assignment_call(where.qualname, head)
+            top = f"{where.module.module}.<module>"
+            return self.assignment_call(top, head) if head in where.module.globals else None
+        if "." in attr or fn.cls is None or not fn.params or head != fn.params[0]:
+            return None
+        for owner in self.mro(f"{where.module.module}.{fn.cls}"):
+            module, cls = self.classes[owner]
+            if attr in cls.attrs:
+                scope = self.functions.get(f"{module.module}.{cls.attr_scope[attr]}")
+                if scope is None or not scope.function.params:
+                    return None
+                return self.assignment_call(scope.qualname, f"{scope.function.params[0]}.{attr}")
+        return None
+
     # ---------------------------------------------------------- resolution
     def resolve(self, where: Where, text: str) -> Value | None:
         key = (self._scope_key(where, text), text)
