@@ -12,7 +12,9 @@ from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
 from conclint.analyses.ml_calls import MLCalls
+from conclint.analyses.process_groups import ProcessGroups
 from conclint.analyses.rank_flow import RankFlow
+from conclint.analyses.worker_rngs import WorkerRngs
 from conclint.analyses.workers import Workers
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -71,3 +73,13 @@ class Analyses:
     def workers(self) -> Workers:
         calls = self.calls
         return self._timed("worker processes", lambda: Workers(self.program, calls))
+
+    @cached_property
+    def process_groups(self) -> ProcessGroups:
+        calls, ml_calls = self.calls, self.ml_calls
+        return self._timed("process groups",
+                           lambda: ProcessGroups(self.program, calls, ml_calls))
+
+    @cached_property
+    def worker_rngs(self) -> WorkerRngs:
+        return WorkerRngs(self.program, self.calls, self.workers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from conclint import knowledge_ml as ml
 from conclint.analyses.calls import CallGraph, Edge
@@ -70,7 +71,7 @@ class MLCalls:
         self.at_exit: list[tuple[Where, Call]] = []
         for where in program.iter_functions():
             self._classify(where)
-        describe = lambda e: call_step(program, e)  # noqa: E731
+        describe = partial(call_step, program)
         self.one_rank = {q for q in program.functions if self.one_rank_decorator(q)}
         self.guarded = {q: self._guarded(program.where(q), sites)
                         for q, sites in self.collectives.items()}
@@ -293,7 +294,7 @@ class MLCalls:
         reached = (reach or self.collective_reach).reached(callee)
         return sorted(k for k in reached if k not in guarded)
 
-    def collective_token(self, where: Where, call: Call, site: Site | None,
+    def collective_token(self, site: Site | None,
                          callees: list[str]) -> str | tuple[str, ...] | None:
         """What a call contributes to its rank's sequence of collectives."""
         if site is not None:

@@ -81,7 +81,7 @@ class RankFlow:
         for call in where.function.calls:
             site = sites.get(call.loc)
             mine = callees.get(call.loc, [])
-            token = self.ml.collective_token(where, call, site, mine)
+            token = self.ml.collective_token(site, mine)
             if token is not None:
                 out[call.loc] = (token, bool(site and site.grouped), site, mine)
         self._tokens[where.qualname] = out

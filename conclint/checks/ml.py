@@ -6,16 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conclint import knowledge_ml as ml
-from conclint.analyses.calls import Edge
 from conclint.analyses.context import Analyses
-from conclint.analyses.lockgraph import call_step
-from conclint.analyses.reach import Reach
 from conclint.analyses.workers import Loader, arg
 from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
 from conclint.extract.facts import Call
 from conclint.program.index import Where
-from conclint.program.values import External, Func
 
 _FIX_501 = ("call it on every rank and keep only the rank-0 work, such as logging or "
             "saving, under the condition")
@@ -196,121 +192,17 @@ def worker_rng_duplication(analyses: Analyses) -> Iterator[Finding]:
 
 
 def _rng_objects(analyses: Analyses) -> Iterator[Finding]:
-    program = analyses.program
-    seen: set[tuple[str, int]] = set()
-    for loader in analyses.workers.loaders:
-        mentioned = _mentioned(analyses, loader.worker_init_fn)
-        if loader.has_worker_init and loader.worker_init_fn is None:
-            continue  # an unresolved worker_init_fn may reseed anything
-        for cls in loader.datasets:
-            for method in ml.WORKER_METHODS:
-                qualname = program.method(cls, method)
-                if qualname is None:
-                    continue
-                for fn_name in [qualname, *_self_callees(analyses, qualname)]:
-                    where = program.where(fn_name)
-                    for call, rng, created in _draws(analyses, where, cls):
-                        if rng.rpartition(".")[2] in mentioned or (fn_name, call.loc) in seen:
-                            continue
-                        seen.add((fn_name, call.loc))
-                        yield finding(
-                            "CL503", where.module.path, call.loc,
-                            f"`{call.callee}()` draws from `{rng}`, a random generator "
-                            "created once in the main process: every DataLoader worker gets "
-                            f"a copy in the same state ({loader.workers}), so all workers "
-                            "produce the same 'random' numbers (PyTorch reseeds only the "
-                            "global torch/random/NumPy generators per worker); create it "
-                            "lazily in the worker, seeded from "
-                            "`torch.utils.data.get_worker_info().seed`",
-                            [created, _loader_step(loader)])
-
-
-def _self_callees(analyses: Analyses, qualname: str) -> list[str]:
-    return [e.callee for e in analyses.calls.out_edges.get(qualname, []) if e.via_self]
-
-
-def _mentioned(analyses: Analyses, qualname: str | None) -> set[str]:
-    """Attribute names a worker_init_fn assigns or calls methods of (it may reseed them)."""
-    if qualname is None:
-        return set()
-    fn = analyses.program.where(qualname).function
-    names: set[str] = set()
-    for call in fn.calls:
-        for text in (call.target or "", call.callee):
-            names.update(part for part in text.split(".")[1:] if part.isidentifier())
-    return names
-
-
-def _draws(analyses: Analyses, where: Where, cls: str) -> Iterator[tuple[Call, str, Step]]:
-    """Draws in ``where`` from an RNG object made once: a ``self`` attribute created in
-    ``__init__`` (or the class body) and never reassigned, or a module-level global."""
-    fn = where.function
-    self_name = fn.params[0] if fn.cls is not None and fn.params else None
-    for call in fn.calls:
-        receivers = []
-        head, _, method = call.callee.rpartition(".")
-        if head and method not in ml.RNG_NOT_DRAWS:
-            receivers.append(head)
-        receivers.extend(a.text for a in call.args
-                         if a.keyword == "generator" and a.text is not None)
-        for receiver in receivers:
-            created = _rng_creation(analyses, where, cls, receiver, self_name)
-            if created is not None:
-                yield call, receiver, created
-                break
-
-
-def _rng_creation(analyses: Analyses, where: Where, cls: str, receiver: str,
-                  self_name: str | None) -> Step | None:
-    program = analyses.program
-    parts = receiver.split(".")
-    if self_name is not None and len(parts) == 2 and parts[0] == self_name:
-        attr = parts[1]
-        for owner in program.mro(cls):
-            module, owner_cls = program.classes[owner]
-            if attr not in owner_cls.attrs:
-                continue
-            scope_name = owner_cls.attr_scope[attr]
-            if scope_name.rpartition(".")[2] not in ("__init__", "<module>"):
-                return None
-            scope = program.functions.get(f"{module.module}.{scope_name}")
-            if scope is None or not _is_rng(analyses, scope, owner_cls.attrs[attr]):
-                return None
-            if _reassigned(analyses, cls, attr, scope.qualname):
-                return None
-            return Step(module.path, owner_cls.attr_locs[attr],
-                        f"`{receiver}` is created here, once, in the main process")
-        return None
-    if len(parts) == 1 and receiver not in where.function.locals and \
-            receiver not in where.function.params:
-        module = where.module
-        text = module.globals.get(receiver)
-        top = program.functions[f"{module.module}.<module>"]
-        if text is not None and _is_rng(analyses, top, text):
-            return Step(module.path, module.global_locs[receiver],
-                        f"`{receiver}` is created here, once, at import time")
-    return None
-
-
-def _is_rng(analyses: Analyses, where: Where, text: str) -> bool:
-    if not text.endswith("()"):
-        return False
-    value = analyses.program.resolve(where, text[:-2])
-    return isinstance(value, External) and value.name in ml.RNG_FACTORIES
-
-
-def _reassigned(analyses: Analyses, cls: str, attr: str, creator: str) -> bool:
-    """Some other method assigns the attribute again (a per-worker re-creation)."""
-    program = analyses.program
-    for owner in program.mro(cls):
-        prefix = owner + "."
-        for qualname, where in program.functions.items():
-            if not qualname.startswith(prefix) or qualname == creator:
-                continue
-            fn = where.function
-            if fn.params and any(c.target == f"{fn.params[0]}.{attr}" for c in fn.calls):
-                return True
-    return False
+    for copied in analyses.worker_rngs.copied():
+        loader = copied.loader
+        yield finding(
+            "CL503", copied.where.module.path, copied.call.loc,
+            f"`{copied.call.callee}()` draws from `{copied.rng}`, a random generator "
+            "created once in the main process: every DataLoader worker gets a copy in the "
+            f"same state ({loader.workers}), so all workers produce the same 'random' "
+            "numbers (PyTorch reseeds only the global torch/random/NumPy generators per "
+            "worker); create it lazily in the worker, seeded from "
+            "`torch.utils.data.get_worker_info().seed`",
+            [copied.created, _loader_step(loader)])
 
 
 def _constant_worker_seeds(analyses: Analyses) -> Iterator[Finding]:
@@ -368,131 +260,22 @@ def _numpy_in_fork_pool(analyses: Analyses) -> Iterator[Finding]:
 
 # ----------------------------------------------------------------- CL504
 def process_group_not_destroyed(analyses: Analyses) -> Iterator[Finding]:
-    program, graph, calls = analyses.program, analyses.calls, analyses.ml_calls
-    if not calls.pg_init:
-        return
-    at_exit = _destroy_at_exit(analyses)
-    status_cache: dict[tuple[str, int], tuple[str, Step | None]] = {}
-
-    def status(qualname: str, after: int) -> tuple[str, Step | None]:
-        key = (qualname, after)
-        if key not in status_cache:
-            status_cache[key] = _teardown(analyses, program.where(qualname), after, at_exit)
-        return status_cache[key]
-
-    def owned(qualname: str) -> bool:
-        """Methods: a class (a launcher, a trainer) may own the group across its methods."""
-        return program.where(qualname).function.cls is not None
-
-    direct: dict[str, dict[str, Step]] = {}
-    for qualname, sites in calls.pg_init.items():
-        first = min(sites, key=lambda s: s.call.loc)
-        if not owned(qualname) and status(qualname, first.call.loc)[0] != "both":
-            path = program.where(qualname).module.path
-            direct[qualname] = {"init": Step(path, first.call.loc, f"calls {first.what}")}
-
-    def propagate(edge: Edge, key: str) -> str | None:
-        if owned(edge.caller) or status(edge.caller, edge.call.loc)[0] == "both":
-            return None
-        return key
-
-    reach: Reach[str] = Reach(graph, direct, propagate, lambda e: call_step(program, e))
-    entries = {q for q, facts in reach.facts.items() if "init" in facts and _entry(analyses, q)}
-    for qualname in sorted(entries):
-        if _through_entry(reach, qualname, entries):
-            continue  # reported at the entry point it calls
-        where = program.where(qualname)
-        fn = where.function
-        witness = reach.witness(qualname, "init")
-        state, destroy = status(qualname, witness[0].loc)
-        init = witness[-1].message[len("calls "):]
+    for entry in analyses.process_groups.unbalanced():
+        fn = entry.where.function
+        init = entry.witness[-1].message[len("calls "):]
         owner = "this module" if fn.qualname == "<module>" else f"`{fn.name}()`"
-        if state == "none":
+        if entry.state == "none":
             message = (f"{init} creates the default process group, but {owner} never calls "
                        "`torch.distributed.destroy_process_group()`: PyTorch warns at exit, "
                        "NCCL resources leak, and a rank that exits early can leave its peers "
                        "blocked; destroy it in a `finally:` block")
-            related = witness[1:]
+            related = entry.witness[1:]
         else:
             message = (f"{init} creates the default process group, but {owner} destroys it "
                        "only on the normal path: an exception skips "
                        "`destroy_process_group()`; call it in a `finally:` block")
-            related = [*witness[1:], *([destroy] if destroy else [])]
-        yield finding("CL504", where.module.path, witness[0].loc, message, related)
-
-
-def _entry(analyses: Analyses, qualname: str) -> bool:
-    """Where a process's run starts: module code that creates the group itself, a function
-    called from module level (``main()``), or one no analysed code calls (a target of
-    ``mp.spawn``, a console script)."""
-    if qualname.endswith(".<module>"):
-        return qualname in analyses.ml_calls.pg_init
-    callers = analyses.calls.callers(qualname)
-    return not callers or qualname in analyses.calls.referenced or any(
-        e.caller.endswith(".<module>") for e in callers)
-
-
-def _through_entry(reach: Reach[str], qualname: str, entries: set[str]) -> bool:
-    hop = reach.facts[qualname]["init"]
-    seen = {qualname}
-    while hop.callee is not None and hop.callee not in seen:
-        if hop.callee in entries:
-            return True
-        seen.add(hop.callee)
-        hop = reach.facts[hop.callee]["init"]
-    return False
-
-
-def _teardown(analyses: Analyses, where: Where, after: int,
-              at_exit: tuple[Reach[str], set[str]]) -> tuple[str, Step | None]:
-    """"both" when a destroy after ordinal ``after`` sits in a ``finally`` (or the function
-    registers one with ``atexit``), "normal" when one runs only on the normal path, else
-    "none"."""
-    calls = analyses.ml_calls
-    fn = where.function
-    registered, modules = at_exit
-    if registered.reached(where.qualname) or where.module.module in modules:
-        return "both", None
-    sites = [s.call.loc for s in calls.pg_destroy.get(where.qualname, [])]
-    sites += [e.call.loc for e in analyses.calls.out_edges.get(where.qualname, [])
-              if "destroy" in calls.destroy_reach.reached(e.callee)]
-    sites = sorted(loc for loc in sites if loc > after)
-    if not sites:
-        return "none", None
-    finals = [b.body for b in fn.branches if b.kind == "finally"]
-    handlers = [b.body for b in fn.branches if b.kind == "except"]
-    for loc in sites:
-        if any(start < loc <= end for start, end in finals):
-            return "both", None
-    normal = [loc for loc in sites if not any(s < loc <= e for s, e in handlers)]
-    loc = normal[0] if normal else sites[0]
-    return "normal", Step(where.module.path, loc, "destroyed here, on the normal path only")
-
-
-def _destroy_at_exit(analyses: Analyses) -> tuple[Reach[str], set[str]]:
-    """Functions that register the group's teardown with ``atexit`` (directly or through
-    calls: ``atexit.register(dist.destroy_process_group)``), and modules that register it on
-    import (``@atexit.register`` on a function that destroys it)."""
-    program, calls = analyses.program, analyses.ml_calls
-    direct: dict[str, dict[str, Step]] = {}
-    for where, call in calls.at_exit:
-        registered = arg(call, "func", 0)
-        if registered is None or registered.text is None:
-            continue
-        value = program.resolve(where, registered.text)
-        if (isinstance(value, External) and value.name in ml.PROCESS_GROUP_DESTROY) or (
-                isinstance(value, Func)
-                and "destroy" in calls.destroy_reach.reached(value.qualname)):
-            direct.setdefault(where.qualname, {})["atexit"] = Step(
-                where.module.path, call.loc, "registers the teardown with atexit")
-    modules = {
-        where.module.module for where in program.iter_functions()
-        if any(d.endswith("atexit.register") for d in where.function.decorators)
-        and "destroy" in calls.destroy_reach.reached(where.qualname)
-    }
-    reach: Reach[str] = Reach(analyses.calls, direct, lambda edge, key: key,
-                              lambda e: call_step(program, e))
-    return reach, modules
+            related = [*entry.witness[1:], *([entry.destroy] if entry.destroy else [])]
+        yield finding("CL504", entry.where.module.path, entry.witness[0].loc, message, related)
 
 
 # ----------------------------------------------------------------- CL505
