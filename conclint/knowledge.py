@@ -249,3 +249,10 @@ def api_name(external: str | None, function: str | None) -> str | None:
     analysed function (when the analysed code *is* the library: the standard library's
     ``threading.Thread.join``, ``asyncio.base_events.BaseEventLoop.create_task``)."""
     return external if external is not None else (canonical(function) if function else None)
+# ML frameworks (CL5xx): torch.distributed, DataLoader workers, CUDA and RNGs.
+from conclint import knowledge_ml as _ml  # noqa: E402 - the ML tables extend the ones above
+
+_PREFIX_ALIASES.update(_ml.PREFIX_ALIASES)
+_RENAMES.update(_ml.RENAMES)
+KNOWN_CLASSES = KNOWN_CLASSES | _ml.KNOWN_CLASSES
+API_TABLES = API_TABLES + _ml.API_TABLES

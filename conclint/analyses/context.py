@@ -11,6 +11,11 @@ from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
+from conclint.analyses.ml_calls import MLCalls
+from conclint.analyses.process_groups import ProcessGroups
+from conclint.analyses.rank_flow import RankFlow
+from conclint.analyses.worker_rngs import WorkerRngs
+from conclint.analyses.workers import Workers
 from conclint.knowledge import canonical
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -33,6 +38,7 @@ class Analyses:
         self.extensions = extensions
         self.declared_blocking = frozenset(
             canonical(name) for name in (extensions.blocking_calls if extensions else ()))
+        self.collectives = extensions.collectives if extensions else ()  # extra collectives
 
     def _timed(self, name: str, build: Callable[[], T]) -> T:
         with self.timings.phase(f"analysis: {name}"):
@@ -71,3 +77,28 @@ class Analyses:
         calls = self.calls
         return self._timed("event-loop blocking", lambda: LoopBlocking(
             self.program, calls, self.declared_blocking))
+
+    @cached_property
+    def ml_calls(self) -> MLCalls:
+        calls = self.calls
+        return self._timed("ML call sites", lambda: MLCalls(self.program, calls,
+                                                           self.collectives))
+
+    @cached_property
+    def rank_flow(self) -> RankFlow:
+        return RankFlow(self.ml_calls)
+
+    @cached_property
+    def workers(self) -> Workers:
+        calls = self.calls
+        return self._timed("worker processes", lambda: Workers(self.program, calls))
+
+    @cached_property
+    def process_groups(self) -> ProcessGroups:
+        calls, ml_calls = self.calls, self.ml_calls
+        return self._timed("process groups",
+                           lambda: ProcessGroups(self.program, calls, ml_calls))
+
+    @cached_property
+    def worker_rngs(self) -> WorkerRngs:
+        return WorkerRngs(self.program, self.calls, self.workers)

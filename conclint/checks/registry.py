@@ -59,6 +59,19 @@ RULES: dict[str, Rule] = {
              "holds it across a blocking call"),
         Rule("CL404", "executor-given-call-result", "error",
              "an executor or `to_thread` is given the result of a call instead of a function"),
+        # ML frameworks
+        Rule("CL501", "rank-conditional-collective", "error",
+             "a torch.distributed collective reached on some ranks only (rank-dependent "
+             "branch or early exit)"),
+        Rule("CL502", "cuda-in-forked-worker", "error",
+             "CUDA used in a DataLoader worker or a fork-started child process"),
+        Rule("CL503", "worker-rng-duplication", "warning",
+             "every worker process draws the same random numbers (a copied or "
+             "constant-seeded RNG)"),
+        Rule("CL504", "process-group-not-destroyed", "warning",
+             "`init_process_group()` without `destroy_process_group()` on every path"),
+        Rule("CL505", "iterable-dataset-not-sharded", "warning",
+             "an IterableDataset that yields everything in every DataLoader worker"),
     )
 }
 

@@ -82,6 +82,28 @@ class ReleaseIssue:
     related: Loc | None = None
 
 
+# The test of an ``if``/``while``, reduced to what rank and flow analyses need: a small tree
+# of tuples. ("and"|"or", a, b), ("not", a), ("cmp", op, left, right), and the terms
+# ("atom", dotted text, string constants inside it), ("const", value),
+# ("consts", values of a literal tuple/list/set), ("?",) for anything else.
+Test = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A point where control splits, with the ordinal ranges of its arms.
+
+    Every node numbered while its arm was walked has an ordinal in ``(start, end]``.
+    ``kind``: "if", "while", "for", "except" (a handler), "finally", "case".
+    """
+
+    kind: str
+    loc: Loc
+    test: Test | None
+    body: tuple[Loc, Loc]
+    orelse: tuple[Loc, Loc] | None = None
+
+
 @dataclass(slots=True)
 class Function:
     """A function, method, lambda, or the module's top-level code (``<module>``)."""
@@ -105,6 +127,8 @@ class Function:
     # Suspension points other than awaited calls (``await fut``, ``async for``), each with
     # the acquisitions held there (awaited calls are ``Call``s with ``awaited``).
     suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)  # in source order
+    exits: list[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
 
 
 @dataclass(slots=True)

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, Loc, ModuleFacts
+from conclint.extract.conditions import encode_test
+from conclint.extract.facts import (
+    Acquire, Arg, Branch, Call, ClassDef, Function, Loc, ModuleFacts, Test,
+)
 from conclint.extract.release_check import check_releases
 from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
@@ -139,14 +142,17 @@ class ModuleWalker:
             if node.value is not None:
                 self._expr(node.value)
             scope.returns_held.append(tuple(scope.held))
+            scope.fn.exits.append((loc, "return"))
             return False
         elif isinstance(node, cst.Raise):
+            scope.fn.exits.append((loc, "raise"))
             if node.exc is not None:
                 self._expr(node.exc)
             if node.cause is not None:
                 self._expr(node.cause.item)
             return False
         elif isinstance(node, (cst.Break, cst.Continue)):
+            scope.fn.exits.append((loc, "break" if isinstance(node, cst.Break) else "continue"))
             return False
         elif isinstance(node, cst.Import):
             self._import(node)
@@ -225,6 +231,28 @@ class ModuleWalker:
         self._scope.held = after
         return True
 
+    def _open_branch(self) -> int:
+        """Reserve the branch's place so that ``branches`` stays in source order."""
+        branches = self._scope.fn.branches
+        branches.append(None)  # type: ignore[arg-type] - filled by _close_branch
+        return len(branches) - 1
+
+    def _close_branch(self, slot: int, kind: str, node: cst.CSTNode | None, test: Test | None,
+                      body: tuple[Loc, Loc], orelse: tuple[Loc, Loc] | None = None) -> None:
+        loc = self.loc_of(node) if node is not None else body[0]
+        self._scope.fn.branches[slot] = Branch(kind, loc, test, body, orelse)
+
+    def _arm(self, kind: str, body: cst.BaseSuite, before: cst.BaseExpression | None = None
+             ) -> bool:
+        """Walk a handler, ``finally`` or ``case`` body (after ``before``) as a branch arm."""
+        slot = self._open_branch()
+        start = self._count
+        if before is not None:
+            self._expr(before)
+        falls_through = self._block(body)
+        self._close_branch(slot, kind, None, None, (start, self._count))
+        return falls_through
+
     def _branch(self, body: cst.BaseSuite, start: list[int]) -> list[int] | None:
         self._scope.held = list(start)
         return list(self._scope.held) if self._block(body) else None
@@ -236,6 +264,8 @@ class ModuleWalker:
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
         locked = lock_method_call(test.expression if negated else test, "acquire")
         self._expr(test, in_test=True)
+        slot = self._open_branch()
+        arms_start = self._count
         body_start = else_start = before
         if locked is not None:
             scope.has_acquire_call = True
@@ -243,6 +273,7 @@ class ModuleWalker:
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
+        body_range = (arms_start, self._count)
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -251,26 +282,36 @@ class ModuleWalker:
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
             else_end = self._branch(node.orelse.body, else_start)
+        self._close_branch(slot, "if", node, encode_test(test), body_range,
+                           (body_range[1], self._count) if node.orelse is not None else None)
         return self._join([body_end, else_end])
 
     def _loop(self, node: cst.While | cst.For) -> bool:
         scope = self._scope
+        test: Test | None = None
         if isinstance(node, cst.While):
             self._expr(node.test, in_test=True)
             scope.loops.append("while")
+            test = encode_test(node.test)
         else:
             self._store(node.target)
             self._expr(node.iter)
             if node.asynchronous is not None:
                 scope.fn.suspends.append((self.loc_of(node), tuple(scope.held)))
             scope.loops.append("for")
+        slot = self._open_branch()
         before = list(scope.held)
+        start = self._count
         self._block(node.body)
+        body_range = (start, self._count)
         scope.loops.pop()
         scope.held = before
         if node.orelse is not None:
             self._block(node.orelse.body)
             scope.held = list(before)
+        kind = "while" if isinstance(node, cst.While) else "for"
+        self._close_branch(slot, kind, node, test, body_range,
+                           (body_range[1], self._count) if node.orelse is not None else None)
         return True
 
     def _with(self, node: cst.With) -> bool:
@@ -302,14 +343,13 @@ class ModuleWalker:
         ends: list[list[int] | None] = [list(scope.held) if body_ok else None]
         for handler in node.handlers:
             scope.held = list(before)
-            if handler.type is not None:
-                self._expr(handler.type)
-            ends.append(list(scope.held) if self._block(handler.body) else None)
+            ends.append(list(scope.held) if self._arm("except", handler.body, handler.type)
+                        else None)
         after = _held_after(ends)
         if node.finalbody is not None:
             start = after if after is not None else before
             scope.held = list(start)
-            if not self._block(node.finalbody.body) or after is None:
+            if not self._arm("finally", node.finalbody.body) or after is None:
                 return False
             after = [i for i in start if i in scope.held]
         if after is None:
@@ -323,9 +363,12 @@ class ModuleWalker:
         ends: list[list[int] | None] = []
         for case in node.cases:
             self._scope.held = list(before)
+            slot = self._open_branch()
+            start = self._count
             if case.guard is not None:
                 self._expr(case.guard)
             ends.append(self._branch(case.body, before))
+            self._close_branch(slot, "case", None, None, (start, self._count))
         ends.append(before)
         return self._join(ends)
 
