@@ -100,7 +100,7 @@ class Function:
     # at ordinal N, "return", "yield", "with", "for:N" iterated by the loop at N, "^" used by a
     # nested function, "global" declared global/nonlocal, "?" any other flow.
     uses: dict[str, set[str]] = field(default_factory=dict)
-    loop_vars: dict[str, str] = field(default_factory=dict)  # for-target -> container it iterates
+    loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
     loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) ordinal of loops
     attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value text, non-self targets
 

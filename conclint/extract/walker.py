@@ -188,8 +188,11 @@ class ModuleWalker:
         elif isinstance(node, cst.Assign):
             for target in node.targets:
                 self._store(target.target)
-            text = dotted(node.targets[0].target) if len(node.targets) == 1 else None
-            self._expr(node.value, target=text, sink="=" + text if text else "?")
+            text = dotted(node.targets[0].target)
+            also = dotted(node.targets[1].target) if len(node.targets) == 2 else text
+            if len(node.targets) > 2:
+                text = None
+            self._expr(node.value, target=text, sink="=" + also if text and also else "?")
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
                 self._attr_set(target.target, node.value)
@@ -338,7 +341,7 @@ class ModuleWalker:
         else:
             self._store(node.target)
             self._expr(node.iter, sink=f"for:{self.loc_of(node)}")
-            self._loop_binding(node.target, node.iter)
+            self._loop_binding(node.target, node.iter, self.loc_of(node))
             scope.loops.append("for")
         before = list(scope.held)
         self._block(node.body)
@@ -541,10 +544,12 @@ class ModuleWalker:
             ):
                 fn.attr_sets[f"{owner}.{target.attr.value}"] = text
 
-    def _loop_binding(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> None:
+    def _loop_binding(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression, loc: Loc
+    ) -> None:
         binding = _loop_binding(target, iterable)
         if binding is not None:
-            self._scope.fn.loop_vars[binding[0]] = binding[1]
+            self._scope.fn.loop_vars.append((*binding, loc))
 
     def _import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -675,7 +680,7 @@ class ModuleWalker:
         scope.loops.append("for")
         clause: cst.CompFor | None = node.for_in
         while clause is not None:  # bind the loop variables before the element uses them
-            self._loop_binding(clause.target, clause.iter)
+            self._loop_binding(clause.target, clause.iter, 0)
             clause = clause.inner_for_in
         if isinstance(node, cst.DictComp):
             self._expr(node.key, in_test=in_test, sink=sink)
@@ -743,7 +748,7 @@ class ModuleWalker:
             discarded=discarded,
             target=target,
             in_test=in_test,
-            sink=sink if target is None else None,
+            sink=None if target is not None and sink == "=" + target else sink,
         )
         scope.fn.calls.append(call)
         func = node.func
