@@ -232,5 +232,5 @@ API_TABLES = (
     *API_TABLES, _lifecycle.HANDLE_KINDS, _lifecycle.FUTURE_MAKERS, _lifecycle.LAZY_MAPS,
     _lifecycle.PICKLED_CALLABLES, _lifecycle.SPAWNERS, _lifecycle.SET_START_METHOD,
     _lifecycle.DATALOADERS, _lifecycle.DURABLE_WRITES, _lifecycle.OPENERS,
-    _lifecycle.HANDSHAKES, _lifecycle.FORKS, _lifecycle.FED_QUEUES,
+    _lifecycle.HANDSHAKES, _lifecycle.FORKS, _lifecycle.FED_QUEUES, _lifecycle.PARTIALS,
 )

@@ -115,4 +115,4 @@ UNPICKLABLE_TYPES = frozenset({
     "multiprocessing.pool.Pool", "multiprocessing.pool.ThreadPool", "socket.socket",
 })
 PICKLE_HOOKS = ("__getstate__", "__reduce__", "__reduce_ex__")
-PARTIAL = "functools.partial"
+PARTIALS = frozenset({"functools.partial"})

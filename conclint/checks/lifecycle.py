@@ -11,11 +11,11 @@ from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
 from conclint.extract.facts import Arg, Call
 from conclint.knowledge_lifecycle import (
-    DATALOADER_CALLABLES, DATALOADERS, FED_QUEUES, FORKS, FUTURE_MAKERS, GET_CONTEXT,
-    LAZY_MAPS, PARTIAL, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD, UNPICKLABLE_TYPES,
+    DATALOADER_CALLABLES, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS, GET_CONTEXT,
+    LAZY_MAPS, PARTIALS, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD, UNPICKLABLE_TYPES,
 )
 from conclint.program.index import Where
-from conclint.program.values import BoundLock, Func, Instance, NewLock
+from conclint.program.values import BoundLock, External, Func, Instance, NewLock
 
 _CODES = {"thread": "CL201", "process": "CL202", "pool": "CL203", "executor": "CL203",
           "manager": "CL203"}
@@ -304,7 +304,7 @@ def _unpicklable(analyses: Analyses, where: Where, call: Call, arg: Arg,
     if arg.kind == "call" and arg.text and depth < 2:
         inner = next((c for c, t in analyses.calls.targets.get(where.qualname, [])
                       if c.sink == f"({call.loc}" and f"{c.callee}()" == arg.text
-                      and api_name(t) == PARTIAL), None)
+                      and api_name(t) in PARTIALS), None)
         if inner is not None and inner.args:
             reason = _unpicklable(analyses, where, inner, inner.args[0], depth + 1)
             return f"`functools.partial` of {reason}" if reason else None
@@ -400,29 +400,38 @@ def daemon_thread_unflushed_write(analyses: Analyses) -> Iterator[Finding]:
         if handles.creation_fate(handle, releases_of(handle, handles)).status != LEAKED:
             continue
         target = _thread_target(analyses, handle)
-        if target is None or lifecycle.handshakes.reached(target):
+        if isinstance(target, External):  # Thread(target=torch.save, ...)
+            if target.name not in DURABLE_WRITES:
+                continue
+            name, what, steps = target.name, f"writes with `{target.name}()`", []
+        elif target is not None and not lifecycle.handshakes.reached(target):
+            writes = lifecycle.writes.reached(target)
+            if not writes:
+                continue
+            what = sorted(writes)[0]
+            name, steps = target.rpartition(".")[2], lifecycle.writes.witness(target, what)
+            what = f"which {what}"
+        else:
             continue
-        writes = lifecycle.writes.reached(target)
-        if not writes:
-            continue
-        what = sorted(writes)[0]
-        name = target.rpartition(".")[2]
         yield finding(
             "CL209", handle.where.module.path, handle.call.loc,
-            f"this daemon thread runs `{name}()`, which {what}, and nothing waits for it: at "
+            f"this daemon thread runs `{name}()`, {what}, and nothing waits for it: at "
             "interpreter exit daemon threads are stopped abruptly, so a checkpoint or file "
             "may be left half-written (join it before exiting, e.g. in `close()` or an "
-            "`atexit` hook)", lifecycle.writes.witness(target, what))
+            "`atexit` hook)", steps)
 
 
-def _thread_target(analyses: Analyses, handle: Handle) -> str | None:
-    """The analysed function a thread runs: ``target=``/``function=``, or ``run``."""
+def _thread_target(analyses: Analyses, handle: Handle) -> str | External | None:
+    """What a thread runs: an analysed function (``target=``/``function=``, or ``run``), or
+    an external API."""
     program = analyses.program
     keyword = "function" if handle.api == "threading.Timer" else "target"
-    arg = argument(handle.call, 1, keyword)
+    arg = argument(handle.call, 1, keyword) if handle.cls is None else None
     if arg is not None and arg.text is not None:
         value = program.resolve(handle.where, arg.text)
-        return value.qualname if isinstance(value, Func) else None
+        if isinstance(value, Func):
+            return value.qualname
+        return value if isinstance(value, External) else None
     if handle.cls is not None:
         return program.method(handle.cls, "run")
     return None
