@@ -109,6 +109,9 @@ class Handles:
         """``recv.attr.method`` texts, by (attr, method), for the search across methods."""
         if text.count(".") >= 2:
             receiver, attr, method = text.rsplit(".", 2)
+            if attr[:-2] in CONTAINER_TAKES and attr.endswith("()") and "." in receiver:
+                receiver, base = receiver.rsplit(".", 1)  # self._threads.pop().join
+                attr = f"{base}.{attr}"
             self._member_refs.setdefault((attr, method), []).append((where, receiver, loc))
 
     def _find(self) -> Iterator[Handle]:
@@ -407,18 +410,16 @@ class Handles:
             w for w in self.nested(where)
             if name not in w.function.params and name not in w.function.locals
         ]
-        prefix = f"{name}[]." if each else f"{name}."
+        released = _element_calls(name, methods) if each else {f"{name}.{m}" for m in methods}
         iterated = False
         loop_vars: list[tuple[Where, str]] = []
         for scope in scopes:
             for call in scope.function.calls:
-                if call.callee.startswith(prefix) and call.callee[len(prefix):] in methods:
+                if call.callee in released:
                     return Fate(RELEASED, (Step(scope.module.path, call.loc,
                                                 f"`{call.callee}()`"),))
-                if not each and any(
-                    a.kind == "name" and a.text and a.text.startswith(prefix)
-                    and a.text[len(prefix):] in methods for a in call.args
-                ):
+                if not each and any(a.kind == "name" and a.text in released
+                                    for a in call.args):
                     return Fate(RELEASED, (Step(scope.module.path, call.loc,
                                                 "registered to run later"),))
                 iterated = iterated or call.callee.startswith(f"{name}[].")
@@ -445,14 +446,15 @@ class Handles:
     def _attr_fate(self, cls: str, attr: str, each: bool, methods: frozenset[str],
                    depth: int) -> Fate:
         related = self.related(cls)
-        member = f"{attr}[]" if each else attr
-        for method in sorted(methods):
-            for where, receiver, loc in self._member_refs.get((member, method), []):
-                if _in_del(where):
-                    continue
-                if self._same_object(where, receiver, attr, related):
-                    return Fate(RELEASED, (Step(where.module.path, loc,
-                                                f"`{receiver}.{member}.{method}`"),))
+        members = [f"{attr}[]", *(f"{attr}.{t}()" for t in CONTAINER_TAKES)] if each else [attr]
+        for member in members:
+            for method in sorted(methods):
+                for where, receiver, loc in self._member_refs.get((member, method), []):
+                    if _in_del(where):
+                        continue
+                    if self._same_object(where, receiver, attr, related):
+                        return Fate(RELEASED, (Step(where.module.path, loc,
+                                                    f"`{receiver}.{member}.{method}`"),))
         fates: list[Fate | None] = []
         for where in self._class_functions(related):
             if _in_del(where):
@@ -551,6 +553,12 @@ def _method_of(callee: str, me: str) -> str:
     """``self.stop`` / ``super().stop`` / ``Base.stop`` -> "stop" (else "")."""
     receiver, _, method = callee.rpartition(".")
     return method if receiver in (me, "super()") or receiver and receiver[0].isupper() else ""
+
+
+def _element_calls(name: str, methods: frozenset[str]) -> set[str]:
+    """``threads[i].join``, ``threads.pop().join``: releasing one element of ``name``."""
+    takes = [f"{name}[]", *(f"{name}.{t}()" for t in CONTAINER_TAKES)]
+    return {f"{take}.{m}" for take in takes for m in methods}
 
 
 def _in_del(where: Where) -> bool:
