@@ -57,11 +57,14 @@ FUTURE_MAKERS: dict[str, frozenset[str]] = {
        for pool in ("Pool", "ThreadPool")
        for method in ("apply_async", "map_async", "starmap_async")},
 }
-# Executor.map: every call is submitted at once; exceptions surface only while iterating.
-LAZY_MAPS = frozenset(
-    f"concurrent.futures.{executor}.map"
-    for executor in ("ThreadPoolExecutor", "ProcessPoolExecutor", "InterpreterPoolExecutor")
-)
+# Executor.map and Pool.imap: the calls are submitted at once; their exceptions surface only
+# while iterating the results.
+LAZY_MAPS = frozenset({
+    *(f"concurrent.futures.{executor}.map"
+      for executor in ("ThreadPoolExecutor", "ProcessPoolExecutor", "InterpreterPoolExecutor")),
+    *(f"multiprocessing.pool.{pool}.{method}"
+      for pool in ("Pool", "ThreadPool") for method in ("imap", "imap_unordered")),
+})
 
 # Where a callable is pickled to reach a child process: API -> (positional index, keyword).
 PICKLED_CALLABLES: dict[str, tuple[int | None, str]] = {

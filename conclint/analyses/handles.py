@@ -19,7 +19,7 @@ from conclint.diagnostics import Step
 from conclint.extract.facts import Call, Function
 from conclint.knowledge import canonical
 from conclint.knowledge_lifecycle import CONTAINER_ADDS, CONTAINER_TAKES, HANDLE_KINDS
-from conclint.program.index import CallTarget, Program, Where, split
+from conclint.program.index import CallTarget, Program, Where
 from conclint.program.values import Class, Instance, Param
 
 RELEASED, ESCAPED, LEAKED = "released", "escaped", "leaked"
@@ -244,6 +244,20 @@ class Handles:
             return True
         return None if None in flags else False
 
+    def _registers_self(self, cls: str) -> bool:
+        """Does a method of ``cls`` hand ``self`` to other code (``_registry.add(self)``)?
+        Then whoever holds it may join it. ``Base.__init__(self, ...)`` does not count."""
+        for owner in self.program.mro(cls):
+            for where in self._methods.get(owner, []):
+                me = self_name(where.function)
+                for sink in where.function.uses.get(me or "", ()):
+                    if sink[0] != "(":
+                        return True
+                    found = self.call_at(where, int(sink[1:]))
+                    if found is None or not found[0].callee.endswith("__init__"):
+                        return True
+        return False
+
     def _class_daemon(self, cls: str) -> list[bool | None]:
         """What an analysed Thread subclass says about its daemon flag."""
         flags: list[bool | None] = []
@@ -264,6 +278,8 @@ class Handles:
     def creation_fate(self, handle: Handle, methods: frozenset[str]) -> Fate:
         """What becomes of the object ``handle.call`` creates."""
         where, call = handle.where, handle.call
+        if handle.cls is not None and self._registers_self(handle.cls):
+            return _ESCAPED
         path = where.module.path
         sink = call.sink
         if call.target is not None:

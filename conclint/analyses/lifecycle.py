@@ -11,6 +11,7 @@ returns -- for fork-with-threads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,10 +22,19 @@ from conclint.analyses.reach import Reach
 from conclint.diagnostics import Step
 from conclint.extract.facts import Arg, Call
 from conclint.knowledge_lifecycle import (
-    DATALOADER_WORKERS, DATALOADERS, DURABLE_WRITES, HANDSHAKES, OPENERS, PROCESS_POOLS,
+    DATALOADER_WORKERS, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS,
+    GET_CONTEXT, HANDSHAKES, LAZY_MAPS, OPENERS, PARTIALS, PICKLED_CALLABLES, PROCESS_POOLS,
     RELEASES, SET_START_METHOD, SPAWNERS, THREAD_POOLS, TIMER_RELEASES,
 )
-from conclint.program.index import Program, Where
+from conclint.program.index import CallTarget, Program, Where
+
+# Every API a lifecycle rule asks about: calls of these are indexed once, per function.
+_APIS = frozenset({
+    *DATALOADERS, *DURABLE_WRITES, *FED_QUEUES, *FORKS, *FUTURE_MAKERS, GET_CONTEXT,
+    *HANDSHAKES, *LAZY_MAPS, *OPENERS, *PARTIALS, *PICKLED_CALLABLES, *SET_START_METHOD,
+    *SPAWNERS,
+})
+ApiCall = tuple[Call, CallTarget, str]
 
 _ITERATORS = frozenset({"iter", "next", "enumerate", "list", "zip", "tqdm", "tqdm.tqdm",
                         "tqdm.auto.tqdm"})
@@ -91,9 +101,23 @@ class Lifecycle:
         self._by_function: dict[str, list[Handle]] = {}
         for handle in handles.handles:
             self._by_function.setdefault(handle.where.qualname, []).append(handle)
+        self._api_calls: dict[str, list[ApiCall]] = {}
+        for where in program.iter_functions():
+            found = [(call, target, api) for call, target in calls.targets.get(where.qualname, [])
+                     if (api := api_name(target)) in _APIS]
+            if found:
+                self._api_calls[where.qualname] = found
 
     def handles_in(self, where: Where) -> list[Handle]:
         return self._by_function.get(where.qualname, [])
+
+    def api_calls(self, where: Where) -> list[ApiCall]:
+        """The calls of ``where`` that reach an API some lifecycle rule asks about."""
+        return self._api_calls.get(where.qualname, [])
+
+    def with_api_calls(self) -> Iterator[Where]:
+        """The functions that make any such call."""
+        return (self.program.where(q) for q in self._api_calls)
 
     def _reach(self, direct: dict[str, dict[str, Step]]) -> Reach[str]:
         return Reach(self.calls, direct, lambda edge, key: key,
@@ -109,8 +133,7 @@ class Lifecycle:
             elif handle.api in PROCESS_POOLS:
                 name = handle.api.rpartition(".")[2]
                 events.append(Event(handle.call.loc, f"creates a `{name}` (worker processes)"))
-        for call, target in self.calls.targets.get(where.qualname, []):
-            api = api_name(target)
+        for call, _, api in self.api_calls(where):
             if api in SPAWNERS:
                 events.append(Event(call.loc, f"calls `{call.callee}()` (spawns processes)"))
             elif api in SET_START_METHOD and not any(
@@ -183,10 +206,9 @@ class Lifecycle:
     @cached_property
     def writes(self) -> Reach[str]:
         direct: dict[str, dict[str, Step]] = {}
-        for where in self.program.iter_functions():
+        for where in self.with_api_calls():
             found: dict[str, Step] = {}
-            for call, target in self.calls.targets.get(where.qualname, []):
-                api = api_name(target)
+            for call, _, api in self.api_calls(where):
                 if api in DURABLE_WRITES or api in OPENERS and writes_mode(call):
                     what = f"writes with `{call.callee}()`"
                     found.setdefault(what, Step(where.module.path, call.loc, what))
@@ -197,11 +219,10 @@ class Lifecycle:
     @cached_property
     def handshakes(self) -> Reach[str]:
         direct: dict[str, dict[str, Step]] = {}
-        for where in self.program.iter_functions():
+        for where in self.with_api_calls():
             found = {
                 api: Step(where.module.path, call.loc, f"signals with `{call.callee}()`")
-                for call, target in self.calls.targets.get(where.qualname, [])
-                if (api := api_name(target)) in HANDSHAKES
+                for call, _, api in self.api_calls(where) if api in HANDSHAKES
             }
             if found:
                 direct[where.qualname] = found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conclint.analyses.context import Analyses
-from conclint.analyses.handles import LEAKED, Handle, api_name, is_name
+from conclint.analyses.handles import LEAKED, Handle, is_name
 from conclint.analyses.lifecycle import argument, has_workers, releases_of, start_loc
 from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
@@ -64,10 +64,9 @@ def not_released(analyses: Analyses) -> Iterator[Finding]:
 
 def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
     """CL204: futures and async results nobody checks; ``Executor.map`` never consumed."""
-    handles = analyses.handles
-    for where in analyses.program.iter_functions():
-        for call, target in analyses.calls.targets.get(where.qualname, []):
-            api = api_name(target) or ""
+    handles, lifecycle = analyses.handles, analyses.lifecycle
+    for where in lifecycle.with_api_calls():
+        for call, _, api in lifecycle.api_calls(where):
             if api in FUTURE_MAKERS:
                 if any(a.keyword == "error_callback" for a in call.args):
                     continue
@@ -87,11 +86,12 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
                     f"the result of `{call.callee}()` is never checked: {why}; an exception "
                     f"raised by the task is swallowed silently ({advice})", fate.steps)
             elif api in LAZY_MAPS and not _consumed(where, call):
+                instead = "`map()`" if api.startswith("multiprocessing") else "`submit()`"
                 yield finding(
                     "CL204", where.module.path, call.loc,
                     f"the iterator returned by `{call.callee}()` is never consumed; the tasks "
                     "run, but their exceptions surface only while iterating the results, so "
-                    "they are lost (iterate it, e.g. `for _ in ...: pass`, or use `submit()`)")
+                    f"they are lost (iterate it, e.g. `for _ in ...: pass`, or use {instead})")
 
 
 def _consumed(where: Where, call: Call) -> bool:
@@ -107,12 +107,12 @@ def _consumed(where: Where, call: Call) -> bool:
 
 def join_before_drain(analyses: Analyses) -> Iterator[Finding]:
     """CL205: a child that puts to a multiprocessing queue is joined before it is drained."""
-    program, lifecycle = analyses.program, analyses.lifecycle
-    for where in program.iter_functions():
+    lifecycle = analyses.lifecycle
+    for where in lifecycle.with_api_calls():
         fn = where.function
         queues = {
-            call.target: call for call, target in analyses.calls.targets.get(where.qualname, [])
-            if api_name(target) in FED_QUEUES and call.target and is_name(call.target)
+            call.target: call for call, _, api in lifecycle.api_calls(where)
+            if api in FED_QUEUES and call.target and is_name(call.target)
             and not _via_manager(fn.locals, call.callee)
         }
         if not queues:
@@ -249,15 +249,14 @@ def missing_main_guard(analyses: Analyses) -> Iterator[Finding]:
 
 def unpicklable_process_callable(analyses: Analyses) -> Iterator[Finding]:
     """CL207: lambdas, nested functions and unpicklable bound methods sent to a child."""
-    program = analyses.program
+    lifecycle = analyses.lifecycle
     fork_contexts = _fork_choices(analyses)
     if "<program>" in fork_contexts:
         return
-    for where in program.iter_functions():
+    for where in lifecycle.with_api_calls():
         if where.qualname in fork_contexts or f"{where.module.module}.<module>" in fork_contexts:
             continue
-        for call, target in analyses.calls.targets.get(where.qualname, []):
-            api = api_name(target) or ""
+        for call, _, api in lifecycle.api_calls(where):
             spec = PICKLED_CALLABLES.get(api)
             if spec is not None:
                 args = [argument(call, *spec)]
@@ -281,9 +280,9 @@ def _fork_choices(analyses: Analyses) -> set[str]:
     """Functions that choose the fork start method explicitly (``get_context("fork")``);
     "<program>" when ``set_start_method("fork")`` is called anywhere."""
     chosen: set[str] = set()
-    for where in analyses.program.iter_functions():
-        for call, target in analyses.calls.targets.get(where.qualname, []):
-            api = api_name(target)
+    lifecycle = analyses.lifecycle
+    for where in lifecycle.with_api_calls():
+        for call, _, api in lifecycle.api_calls(where):
             if api in SET_START_METHOD | {GET_CONTEXT} and call.args \
                     and call.args[0].const == "fork":
                 chosen.add("<program>" if api in SET_START_METHOD else where.qualname)
@@ -302,9 +301,9 @@ def _unpicklable(analyses: Analyses, where: Where, call: Call, arg: Arg,
     if arg.kind == "lambda":
         return "a lambda"
     if arg.kind == "call" and arg.text and depth < 2:
-        inner = next((c for c, t in analyses.calls.targets.get(where.qualname, [])
+        inner = next((c for c, _, api in analyses.lifecycle.api_calls(where)
                       if c.sink == f"({call.loc}" and f"{c.callee}()" == arg.text
-                      and api_name(t) in PARTIALS), None)
+                      and api in PARTIALS), None)
         if inner is not None and inner.args:
             reason = _unpicklable(analyses, where, inner, inner.args[0], depth + 1)
             return f"`functools.partial` of {reason}" if reason else None
@@ -335,8 +334,10 @@ def _unpicklable_state(analyses: Analyses, cls: str) -> str | None:
     """An attribute of ``cls`` pickle refuses (a thread lock, a thread, a socket...)."""
     program = analyses.program
     mro = program.mro(cls)
-    if any(program.method(owner, hook) for owner in mro for hook in PICKLE_HOOKS):
-        return None
+    if program.external_bases(cls) or any(
+        program.method(owner, hook) for owner in mro for hook in PICKLE_HOOKS
+    ):
+        return None  # an external base may define how it pickles
     for owner in mro:
         module, klass = program.classes[owner]
         for attr, text in sorted(klass.attrs.items()):
@@ -358,10 +359,8 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
     lifecycle, program = analyses.lifecycle, analyses.program
     fork_contexts = _fork_choices(analyses)
     for where in program.iter_functions():
-        forks: list[tuple[int, str]] = []
-        for call, target in analyses.calls.targets.get(where.qualname, []):
-            if api_name(target) in FORKS:
-                forks.append((call.loc, f"`{call.callee}()`"))
+        forks = [(call.loc, f"`{call.callee}()`")
+                 for call, _, api in lifecycle.api_calls(where) if api in FORKS]
         if where.qualname in fork_contexts or "<program>" in fork_contexts:
             forks.extend((start_loc(h), "a process started with the fork method")
                          for h in lifecycle.handles_in(where)
@@ -391,7 +390,7 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
 
 def daemon_thread_unflushed_write(analyses: Analyses) -> Iterator[Finding]:
     """CL209: a daemon thread that writes durable data and is never waited for."""
-    handles, lifecycle, program = analyses.handles, analyses.lifecycle, analyses.program
+    handles, lifecycle = analyses.handles, analyses.lifecycle
     for handle in handles.handles:
         if handle.kind != "thread" or handles.daemon_flag(handle) is not True:
             continue
