@@ -251,3 +251,40 @@ class Workers:
             self._threads.pop().join()
 """
     assert found(tmp_path, source) == []
+
+
+def test_threads_joined_by_another_object_or_registered(tmp_path: Path) -> None:
+    source = """import threading
+
+_registry = []
+
+
+class Handler:
+    def __init__(self):
+        self.threads = []
+
+    def handle(self):
+        thread = threading.Thread(target=print)
+        self.threads.append(thread)
+        thread.start()
+
+
+class Worker(threading.Thread):
+    def __init__(self):
+        super().__init__()
+        _registry.append(self)
+
+
+def run():
+    handler = Handler()
+    handler.handle()
+    for thread in handler.threads:
+        thread.join()
+    Worker().start()
+"""
+    assert found(tmp_path, source) == []
+
+
+def test_discarded_constructor_is_not_a_leak(tmp_path: Path) -> None:
+    source = "import multiprocessing\n\n\ndef f():\n    multiprocessing.Pool(0)\n"
+    assert found(tmp_path, source) == []

@@ -37,7 +37,7 @@ class Fate:
 
     status: str
     steps: tuple[Step, ...] = ()  # the release, or the trail of a leak
-    note: str = ""  # for a leak: how it is lost ({verb}: "joined", {verbs}: "joins")
+    note: str = ""  # for a leak, how it is lost: {verb} "joined", {verbs_it} "joins it", {items}
 
 
 _ESCAPED = Fate(ESCAPED)
@@ -84,6 +84,7 @@ class Handles:
         self._nested: dict[str, list[Where]] = {}
         self._subclasses: dict[str, set[str]] = {}
         self._member_refs: dict[tuple[str, str], list[tuple[Where, str, int]]] = {}
+        self._loop_refs: dict[str, list[tuple[Where, str, str]]] = {}
         self._handle_classes: dict[str, str | None] = {}
         self._methods: dict[str, list[Where]] = {}
         for where in program.iter_functions():
@@ -98,6 +99,14 @@ class Handles:
                 for arg in call.args:
                     if arg.kind == "name" and arg.text:
                         self._index_member(where, arg.text, call.loc)
+                        if arg.text.count(".") == 1:  # ``join_thread(worker.thread)``
+                            receiver, attr = arg.text.split(".")
+                            self._member_refs.setdefault((attr, ""), []).append(
+                                (where, receiver, call.loc))
+            for var, container, loc in fn.loop_vars:  # ``for t in worker.threads``
+                if container.count(".") == 1:
+                    receiver, attr = container.split(".")
+                    self._loop_refs.setdefault(attr, []).append((where, receiver, var))
         for name in program.classes:
             for base in program.mro(name):
                 self._subclasses.setdefault(base, set()).add(name)
@@ -209,6 +218,9 @@ class Handles:
         starters = self.own_methods(handle, frozenset({"start"}))
         if handle.cls is not None and "__init__" in starters:
             return True
+        target = handle.call.target
+        if target and any(c.callee == f"{target}.start" for c in handle.where.function.calls):
+            return True  # also at module level, where names are globals
         return self.creation_fate(handle, starters).status == RELEASED
 
     def daemon_flag(self, handle: Handle) -> bool | None:
@@ -472,6 +484,16 @@ class Handles:
                         return Fate(RELEASED, (Step(where.module.path, loc,
                                                     f"`{receiver}.{member}.{method}`"),))
         fates: list[Fate | None] = []
+        for where, receiver, _ in self._member_refs.get((attr, ""), []):
+            if receiver != self._self_in(where) and not _in_del(where) \
+                    and self._same_object(where, receiver, attr, related):
+                return _ESCAPED  # handed on by another object's code
+        if each:
+            fates.extend(
+                _element(self.fate(where, var, False, methods, depth + 1))
+                for where, receiver, var in self._loop_refs.get(attr, [])
+                if receiver != self._self_in(where) and not _in_del(where)
+                and self._same_object(where, receiver, attr, related))
         for where in self._class_functions(related):
             if _in_del(where):
                 continue
@@ -491,10 +513,11 @@ class Handles:
                     continue  # the nested function's own uses are searched as well
                 fates.append(self._flow(where, sink, text, each, methods, depth))
         short = cls.rpartition(".")[2]
-        what = "the {items} collected in" if each else "it is kept in"
+        what, verbs = ("the {items} collected in", "{verbs_them}") if each else (
+            "it is kept in", "{verbs_it}")
         return self._combine(fates, Fate(LEAKED, (), (
-            f"{what} `self.{attr}`, and no method of `{short}` {{verbs}} "
-            f"{'them' if each else 'it'} (`__del__` does not count)")))
+            f"{what} `self.{attr}`, and no method of `{short}` {verbs} (`__del__` does not "
+            "count)")))
 
     def _same_object(self, where: Where, receiver: str, attr: str, related: set[str]) -> bool:
         """Is ``receiver.attr`` (seen in ``where``) the attribute of one of ``related``?"""

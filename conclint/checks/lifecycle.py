@@ -21,9 +21,9 @@ _CODES = {"thread": "CL201", "process": "CL202", "pool": "CL203", "executor": "C
           "manager": "CL203"}
 _ITEMS = {"thread": "threads", "process": "processes", "pool": "pools", "executor": "executors",
           "manager": "managers"}
-_VERBS = {"thread": ("joined", "joins"), "process": ("joined", "joins"),
-          "pool": ("closed", "closes"), "executor": ("shut down", "shuts down"),
-          "manager": ("shut down", "shuts down")}
+_VERBS = {"thread": ("joined", "joins {it}"), "process": ("joined", "joins {it}"),
+          "pool": ("closed", "closes {it}"), "executor": ("shut down", "shuts {it} down"),
+          "manager": ("shut down", "shuts {it} down")}
 
 
 def _what(handle: Handle) -> str:
@@ -38,6 +38,8 @@ def not_released(analyses: Analyses) -> Iterator[Finding]:
     """CL201/CL202/CL203: a handle that no path releases."""
     handles = analyses.handles
     for handle in handles.handles:
+        if handle.call.discarded:  # ``Pool(0)`` alone: a test that the constructor fails
+            continue
         if handle.kind == "thread" and handles.daemon_flag(handle) is not False:
             continue
         fate = handles.creation_fate(handle, releases_of(handle, handles))
@@ -46,7 +48,8 @@ def not_released(analyses: Analyses) -> Iterator[Finding]:
         if handle.kind in ("thread", "process") and not handles.is_started(handle):
             continue
         verb, verbs = _VERBS[handle.kind]
-        why = fate.note.format(verb=verb, verbs=verbs, items=_ITEMS[handle.kind])
+        why = fate.note.format(verb=verb, verbs_it=verbs.format(it="it"),
+                               verbs_them=verbs.format(it="them"), items=_ITEMS[handle.kind])
         if handle.kind == "thread":
             message = (f"{_what(handle)} is started but never joined: {why}; nothing "
                        "waits for it to finish or notices it die (keep the handle and `join()` "
@@ -75,7 +78,8 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
                 if fate.status != LEAKED:
                     continue
                 why = "it is discarded" if call.discarded else fate.note.format(
-                    verb="checked", verbs="checks", items="results")
+                    verb="checked", verbs_it="checks it", verbs_them="checks them",
+                    items="results")
                 if api.startswith("multiprocessing"):
                     advice = "call `.get()` on it, or pass `error_callback=`"
                 else:
