@@ -20,7 +20,7 @@ from conclint import __version__
 from conclint.extract import facts as facts_module
 from conclint.extract.facts import ModuleFacts
 
-FORMAT = 1
+FORMAT = 2  # 2: value-flow facts for the lifecycle rules (uses, sinks, loop bindings)
 _MAGIC = b"conclint-facts\n"
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
                                "float", "bool", "complex", "bytes"})
