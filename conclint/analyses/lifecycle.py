@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from conclint.analyses.calls import CallGraph
-from conclint.analyses.handles import RELEASED, Handle, Handles, api_name, is_name
+from conclint.analyses.flows import RELEASED, api_name, is_name
+from conclint.analyses.handles import Handle, Handles
 from conclint.analyses.lockgraph import call_step
 from conclint.analyses.reach import Reach
 from conclint.diagnostics import Step

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conclint.analyses.context import Analyses
-from conclint.analyses.handles import LEAKED, Handle, is_name
+from conclint.analyses.flows import LEAKED, is_name
+from conclint.analyses.handles import Handle
 from conclint.analyses.lifecycle import argument, has_workers, releases_of, start_loc
 from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
