@@ -288,3 +288,23 @@ def run():
 def test_discarded_constructor_is_not_a_leak(tmp_path: Path) -> None:
     source = "import multiprocessing\n\n\ndef f():\n    multiprocessing.Pool(0)\n"
     assert found(tmp_path, source) == []
+
+
+def test_mixin_sibling_shuts_down_what_the_other_opened(tmp_path: Path) -> None:
+    source = """from concurrent.futures import ThreadPoolExecutor
+
+
+class Opens:
+    def start(self):
+        self._executor = ThreadPoolExecutor()
+
+
+class Closes:
+    def close(self):
+        self._executor.shutdown()
+
+
+class Service(Opens, Closes):
+    pass
+"""
+    assert found(tmp_path, source) == []

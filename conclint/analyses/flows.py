@@ -126,8 +126,13 @@ class Flows:
         return out
 
     def related(self, cls: str) -> set[str]:
-        """``cls``, its analysed bases and its analysed subclasses."""
-        return set(self.program.mro(cls)) | self._subclasses.get(cls, set())
+        """Every analysed class an instance of ``cls`` (or of a subclass) may run methods
+        of: the bases of ``cls`` and of its subclasses, so a mixin that closes what its
+        sibling opened counts."""
+        related = set(self.program.mro(cls))
+        for sub in self._subclasses.get(cls, set()):
+            related.update(self.program.mro(sub))
+        return related
 
     def self_attr(self, where: Where, text: str) -> tuple[str, str] | None:
         """``self.x`` in a method (or a function nested in one) -> (class, "x")."""

@@ -139,7 +139,7 @@ class Lifecycle:
                 events.append(Event(call.loc, f"calls `{call.callee}()` (spawns processes)"))
             elif api in SET_START_METHOD and not any(
                 a.keyword == "force" and a.const is True for a in call.args
-            ):
+            ) and not (call.args and call.args[0].const == "fork"):  # fork re-imports nothing
                 events.append(Event(call.loc, f"calls `{call.callee}()`"))
             elif api in DATALOADERS and has_workers(call):
                 loc = self._iterated(where, call)
