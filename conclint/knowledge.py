@@ -256,3 +256,19 @@ _PREFIX_ALIASES.update(_ml.PREFIX_ALIASES)
 _RENAMES.update(_ml.RENAMES)
 KNOWN_CLASSES = KNOWN_CLASSES | _ml.KNOWN_CLASSES
 API_TABLES = API_TABLES + _ml.API_TABLES
+
+# --- lifecycle rules (CL2xx): their tables live in knowledge_lifecycle.py ---------------
+from conclint import knowledge_lifecycle as _lifecycle  # noqa: E402 - tables of the CL2xx rules
+
+_RENAMES["torch.utils.data.dataloader.DataLoader"] = "torch.utils.data.DataLoader"
+KNOWN_CLASSES = KNOWN_CLASSES | {
+    "multiprocessing.SpawnProcess", "multiprocessing.ForkProcess",
+    "multiprocessing.ForkServerProcess", "concurrent.futures.InterpreterPoolExecutor",
+    "torch.utils.data.DataLoader", "pathlib.Path",
+}
+API_TABLES = (
+    *API_TABLES, _lifecycle.HANDLE_KINDS, _lifecycle.FUTURE_MAKERS, _lifecycle.LAZY_MAPS,
+    _lifecycle.PICKLED_CALLABLES, _lifecycle.SPAWNERS, _lifecycle.SET_START_METHOD,
+    _lifecycle.DATALOADERS, _lifecycle.DURABLE_WRITES, _lifecycle.OPENERS,
+    _lifecycle.HANDSHAKES, _lifecycle.FORKS, _lifecycle.FED_QUEUES, _lifecycle.PARTIALS,
+)

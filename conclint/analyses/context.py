@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, TypeVar
 from conclint.analyses.blocking import BlockingCalls
 from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
+from conclint.analyses.handles import Handles
+from conclint.analyses.lifecycle import Lifecycle
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
 from conclint.analyses.ml_calls import MLCalls
@@ -102,3 +104,14 @@ class Analyses:
     @cached_property
     def worker_rngs(self) -> WorkerRngs:
         return WorkerRngs(self.program, self.calls, self.workers)
+
+    # --- lifecycle (CL2xx) ------------------------------------------------------------
+    @cached_property
+    def handles(self) -> Handles:
+        calls = self.calls
+        return self._timed("handles", lambda: Handles(self.program, calls))
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        calls, handles = self.calls, self.handles
+        return self._timed("lifecycle events", lambda: Lifecycle(self.program, calls, handles))

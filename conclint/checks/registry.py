@@ -75,4 +75,29 @@ RULES: dict[str, Rule] = {
     )
 }
 
+# --- lifecycle and multiprocessing (CL2xx) ---------------------------------------------
+RULES.update({
+    rule.code: rule
+    for rule in (
+        Rule("CL201", "thread-not-joined", "error",
+             "a non-daemon thread is started and no path joins it"),
+        Rule("CL202", "process-not-joined", "error",
+             "a process is started and never joined"),
+        Rule("CL203", "pool-not-shutdown", "error",
+             "a pool, executor or manager is never closed or shut down"),
+        Rule("CL204", "future-exception-lost", "error",
+             "a future or async result whose exception is never retrieved"),
+        Rule("CL205", "join-before-queue-drained", "error",
+             "a process that puts to a queue is joined before the queue is drained"),
+        Rule("CL206", "missing-main-guard", "error",
+             "processes started at import time, outside `if __name__ == \"__main__\":`"),
+        Rule("CL207", "unpicklable-process-callable", "error",
+             "a lambda, nested function or unpicklable bound method sent to a child process"),
+        Rule("CL208", "fork-with-threads", "warning",
+             "the process forks while threads it started may still run"),
+        Rule("CL209", "daemon-thread-unflushed-write", "warning",
+             "a daemon thread writes durable data that nobody waits for before exit"),
+    )
+})
+
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES.values()}

@@ -52,6 +52,7 @@ class Call:
     discarded: bool = False  # an expression statement: the result is dropped
     target: str | None = None  # dotted text of the name/attribute the result is assigned to
     in_test: bool = False  # part of an ``if``/``while`` test
+    sink: str | None = None  # where the result flows when not assigned/dropped (see ``Function.uses``)
 
 
 @dataclass(slots=True)
@@ -129,6 +130,14 @@ class Function:
     suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
     branches: list[Branch] = field(default_factory=list)  # in source order
     exits: list[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
+    # Where parameters, assigned names and ``self.x`` are used *as values* (not as receivers):
+    # "=T" assigned to T, "[T" element of a container assigned to T, "(N" argument of the call
+    # at ordinal N, "return", "yield", "with", "for:N" iterated by the loop at N, "^" used by a
+    # nested function, "global" declared global/nonlocal, "?" any other flow.
+    uses: dict[str, set[str]] = field(default_factory=dict)
+    loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
+    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) ordinal of loops
+    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value text, non-self targets
 
 
 @dataclass(slots=True)
@@ -157,6 +166,7 @@ class ModuleFacts:
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
     star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
+    main_guards: list[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class _Scope:
     unpaired: dict[str, list[int]] = field(default_factory=dict)  # manual acquires by lock
     free: set[str] = field(default_factory=set)  # names used here, not (yet) bound here
     captured: set[str] = field(default_factory=set)  # names nested functions use freely
+    tracked: set[str] = field(default_factory=set)  # names whose value uses are recorded
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -54,6 +55,50 @@ def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
         return None
     first = live[0]
     return [i for i in first if all(i in other for other in live[1:])]
+
+
+def _elem_sink(sink: str | None) -> str | None:
+    """The sink of an element of a container literal whose own sink is ``sink``."""
+    if sink is None or sink[0] in "[(" or sink in ("return", "yield"):
+        return sink
+    return "[" + sink[1:] if sink[0] == "=" else "?"
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    comparison = test.comparisons[0]
+    if not isinstance(comparison.operator, cst.Equal):
+        return False
+    sides = {dotted(test.left) or literal(test.left), dotted(comparison.comparator)
+             or literal(comparison.comparator)}
+    return sides == {"__name__", "__main__"}
+
+
+_COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
+
+
+def _loop_binding(target: cst.BaseExpression, iterable: cst.BaseExpression) -> tuple[str, str] | None:
+    """``for t in threads`` -> ("t", "threads"); sees through list()/sorted()/.values()/
+    .items()/.copy() and ``enumerate``."""
+    pair = isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
+    while isinstance(iterable, cst.Call) and iterable.args:
+        func = iterable.func
+        if isinstance(func, cst.Name) and func.value == "enumerate" and pair:
+            target, pair = target.elements[1].value, False  # type: ignore[union-attr]
+        elif not (isinstance(func, cst.Name) and func.value in _COPIES):
+            break
+        iterable = iterable.args[0].value
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
+        method = iterable.func.attr.value
+        if method == "items" and pair:
+            target, pair = target.elements[1].value, False  # type: ignore[union-attr]
+        if method in ("values", "copy", "items"):
+            iterable = iterable.func.value
+    name = target.value if isinstance(target, cst.Name) else None
+    text = dotted(iterable)
+    return (name, text) if name is not None and text is not None else None
 
 
 class ModuleWalker:
@@ -125,22 +170,28 @@ class ModuleWalker:
         elif isinstance(node, cst.Assign):
             for target in node.targets:
                 self._store(target.target)
-            self._expr(node.value, target=dotted(node.targets[0].target)
-                       if len(node.targets) == 1 else None)
+            text = dotted(node.targets[0].target)
+            also = dotted(node.targets[1].target) if len(node.targets) == 2 else text
+            if len(node.targets) > 2:
+                text = None
+            self._expr(node.value, target=text, sink="=" + also if text and also else "?")
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
+                self._attr_set(target.target, node.value)
         elif isinstance(node, cst.AnnAssign):
             self._store(node.target)
             self._expr(node.annotation.annotation)
             if node.value is not None:
-                self._expr(node.value, target=dotted(node.target))
+                text = dotted(node.target)
+                self._expr(node.value, target=text, sink="=" + text if text else "?")
                 self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
             self._expr(node.target)
-            self._expr(node.value)
+            text = dotted(node.target)
+            self._expr(node.value, sink="=" + text if text else "?")
         elif isinstance(node, cst.Return):
             if node.value is not None:
-                self._expr(node.value)
+                self._expr(node.value, sink="return")
             scope.returns_held.append(tuple(scope.held))
             scope.fn.exits.append((loc, "return"))
             return False
@@ -164,11 +215,22 @@ class ModuleWalker:
                 self._expr(node.msg)
         elif isinstance(node, cst.Del):
             self._expr(node.target)
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            for item in node.names:
+                scope.tracked.add(item.name.value)
+                scope.fn.uses.setdefault(item.name.value, set()).add("global")
         return True
 
     def _store(self, target: cst.BaseExpression) -> None:
-        """Walk an assignment target: calls inside it run, a plain name is no use."""
-        if not isinstance(target, cst.Name):
+        """Walk an assignment target: calls inside it run; a plain name is tracked from now."""
+        if isinstance(target, cst.Name):
+            self._scope.tracked.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+        else:
             self._expr(target)
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
@@ -274,6 +336,8 @@ class ModuleWalker:
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
         body_range = (arms_start, self._count)
+        if len(self._scopes) == 1 and not self._classes and _is_main_guard(test):
+            self.facts.main_guards.append((self.loc_of(node), self._count))
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -295,7 +359,8 @@ class ModuleWalker:
             test = encode_test(node.test)
         else:
             self._store(node.target)
-            self._expr(node.iter)
+            self._expr(node.iter, sink=f"for:{self.loc_of(node)}")
+            self._loop_binding(node.target, node.iter, self.loc_of(node))
             if node.asynchronous is not None:
                 scope.fn.suspends.append((self.loc_of(node), tuple(scope.held)))
             scope.loops.append("for")
@@ -304,6 +369,7 @@ class ModuleWalker:
         start = self._count
         self._block(node.body)
         body_range = (start, self._count)
+        scope.fn.loop_spans.append((self.loc_of(node), self._count))
         scope.loops.pop()
         scope.held = before
         if node.orelse is not None:
@@ -321,9 +387,9 @@ class ModuleWalker:
         for item in node.items:
             loc = self._number(item.item)
             if isinstance(item.item, cst.Name):
-                self._name_use(item.item.value, lock_use=True)
+                self._name_use(item.item.value, lock_use=True, sink="with")
             else:
-                self._expr(item.item)
+                self._expr(item.item, sink="with")
             if item.asname is not None:
                 self._store(item.asname.name)
                 self._bind(item.asname.name, item.item, loc)
@@ -422,7 +488,7 @@ class ModuleWalker:
 
     def _enter(self, fn: Function, body: cst.BaseSuite | cst.BaseExpression) -> None:
         self.facts.functions.append(fn)
-        scope = _Scope(fn)
+        scope = _Scope(fn, tracked=set(fn.params))
         self._scopes.append(scope)
         if isinstance(body, cst.BaseExpression):
             self._expr(body)
@@ -507,6 +573,23 @@ class ModuleWalker:
                 owner.attr_scope.setdefault(attr, fn.qualname)
                 owner.attr_locs.setdefault(attr, loc)
 
+    def _attr_set(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``t.daemon = True``, ``self._t.daemon = True`` (not ``self.x``: a class attribute)."""
+        if isinstance(target, cst.Attribute):
+            fn = self._scope.fn
+            owner, text = dotted(target.value), dotted(value)
+            if owner is not None and text is not None and not (
+                fn.cls is not None and fn.params and fn.params[0] == owner
+            ):
+                fn.attr_sets[f"{owner}.{target.attr.value}"] = text
+
+    def _loop_binding(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression, loc: Loc
+    ) -> None:
+        binding = _loop_binding(target, iterable)
+        if binding is not None:
+            self._scope.fn.loop_vars.append((*binding, loc))
+
     def _import(self, node: cst.Import) -> None:
         for alias in node.names:
             full = dotted(alias.name)
@@ -548,22 +631,37 @@ class ModuleWalker:
         target: str | None = None,
         in_test: bool = False,
         awaited: bool = False,
+        sink: str | None = None,
     ) -> None:
-        """Walk an expression in source order, recording calls (explicit dispatch)."""
+        """Walk an expression in source order, recording calls (explicit dispatch).
+
+        ``sink`` says where the expression's value flows (see ``Function.uses``); only
+        names, ``self`` attributes and calls record it.
+        """
         if isinstance(node, _ATOMS):
             if isinstance(node, cst.Name):
-                self._name_use(node.value)
+                self._name_use(node.value, sink=sink)
             return
         if isinstance(node, cst.Call):
-            self._call(node, discarded, target, in_test, awaited)
+            self._call(node, discarded, target, in_test, awaited, sink)
         elif isinstance(node, cst.Attribute):
-            self._expr(node.value, in_test=in_test)
+            base = node.value
+            if isinstance(base, cst.Name):
+                if sink is not None and sink[0] != ".":
+                    self._self_attr_use(base.value, node.attr.value, sink)
+                self._name_use(base.value)
+            else:
+                self._expr(base, in_test=in_test, sink="." + node.attr.value)
         elif isinstance(node, cst.Await):
             if not isinstance(node.expression, cst.Call):
                 scope = self._scope
                 scope.fn.suspends.append((self._number(node), tuple(scope.held)))
-            self._expr(node.expression, discarded=discarded, target=target, awaited=True)
-        elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            self._expr(node.expression, discarded=discarded, target=target, awaited=True,
+                       sink=sink)
+        elif isinstance(node, cst.BooleanOperation):
+            self._expr(node.left, in_test=in_test, sink=sink)
+            self._expr(node.right, in_test=in_test, sink=sink)
+        elif isinstance(node, cst.BinaryOperation):
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
         elif isinstance(node, cst.Comparison):
@@ -573,31 +671,36 @@ class ModuleWalker:
         elif isinstance(node, cst.UnaryOperation):
             self._expr(node.expression, in_test=in_test)
         elif isinstance(node, cst.Subscript):
-            self._expr(node.value, in_test=in_test)
+            self._expr(node.value, in_test=in_test, sink=".[]")
             for element in node.slice:
                 self._slice(element.slice, in_test)
         elif isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            inner = _elem_sink(sink)
             for element in node.elements:
-                self._expr(element.value, in_test=in_test)
+                self._expr(element.value, in_test=in_test, sink=inner)
         elif isinstance(node, cst.Dict):
+            inner = _elem_sink(sink)
             for element in node.elements:
                 if isinstance(element, cst.DictElement):
-                    self._expr(element.key, in_test=in_test)
-                self._expr(element.value, in_test=in_test)
+                    self._expr(element.key, in_test=in_test, sink=inner)
+                self._expr(element.value, in_test=in_test, sink=inner)
         elif isinstance(node, cst.Lambda):
             self._lambda(node)
         elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            self._comprehension(node, in_test)
+            self._comprehension(node, in_test, _elem_sink(sink))
         elif isinstance(node, cst.IfExp):
-            self._expr(node.body, in_test=in_test)
+            self._expr(node.body, in_test=in_test, sink=sink)
             self._expr(node.test, in_test=in_test)
-            self._expr(node.orelse, in_test=in_test)
+            self._expr(node.orelse, in_test=in_test, sink=sink)
         elif isinstance(node, (cst.Yield, cst.From)):
             self._yield(node)
         elif isinstance(node, cst.NamedExpr):
-            self._expr(node.value, in_test=in_test)
+            name = node.target.value if isinstance(node.target, cst.Name) else None
+            self._expr(node.value, in_test=in_test, sink="=" + name if name else "?")
+            if name is not None:
+                self._scope.tracked.add(name)
         elif isinstance(node, cst.StarredElement):
-            self._expr(node.value, in_test=in_test)
+            self._expr(node.value, in_test=in_test, sink=sink)
         elif isinstance(node, cst.FormattedString):
             for part in node.parts:
                 if isinstance(part, cst.FormattedStringExpression):
@@ -615,19 +718,24 @@ class ModuleWalker:
                     self._expr(part, in_test=in_test)
 
     def _comprehension(
-        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, in_test: bool
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, in_test: bool,
+        sink: str | None,
     ) -> None:
         scope = self._scope
         scope.loops.append("for")
-        if isinstance(node, cst.DictComp):
-            self._expr(node.key, in_test=in_test)
-            self._expr(node.value, in_test=in_test)
-        else:
-            self._expr(node.elt, in_test=in_test)
         clause: cst.CompFor | None = node.for_in
+        while clause is not None:  # bind the loop variables before the element uses them
+            self._loop_binding(clause.target, clause.iter, 0)
+            clause = clause.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self._expr(node.key, in_test=in_test, sink=sink)
+            self._expr(node.value, in_test=in_test, sink=sink)
+        else:
+            self._expr(node.elt, in_test=in_test, sink=sink)
+        clause = node.for_in
         while clause is not None:
             self._store(clause.target)
-            self._expr(clause.iter, in_test=in_test)
+            self._expr(clause.iter, in_test=in_test, sink="for:0")
             for condition in clause.ifs:
                 self._expr(condition.test, in_test=in_test)
             clause = clause.inner_for_in
@@ -641,21 +749,41 @@ class ModuleWalker:
         if isinstance(value, cst.From):
             self._yield(value)
         elif value is not None:
-            self._expr(value)
+            self._expr(value, sink="yield")
 
-    def _name_use(self, name: str, lock_use: bool = False) -> None:
-        """Note a local used as a value (not as a lock) or captured by a nested function."""
+    def _name_use(self, name: str, lock_use: bool = False, sink: str | None = None) -> None:
+        """Note a local used as a value (not as a lock) or captured by a nested function;
+        with a ``sink``, record where the value of a tracked name flows."""
         scopes = self._scopes
         for depth in range(len(scopes) - 1, 0, -1):
             scope = scopes[depth]
             if name in scope.fn.locals:
                 if scope is not self._scope or not lock_use:
                     scope.fn.escaping.add(name)
+                break
+        else:
+            self._scope.free.add(name)
+        if sink is not None and sink[0] != ".":  # a receiver: its calls say what it does
+            for scope in reversed(self._scopes):
+                if name in scope.tracked:
+                    scope.fn.uses.setdefault(name, set()).add(
+                        sink if scope is self._scope else "^")
+                    return
+
+    def _self_attr_use(self, base: str, attr: str, sink: str) -> None:
+        """Record where ``self.attr`` flows (in the method, or "^" from a nested function)."""
+        for scope in reversed(self._scopes[1:]):
+            fn = scope.fn
+            if fn.cls is not None and fn.params and fn.params[0] == base:
+                fn.uses.setdefault(f"{base}.{attr}", set()).add(
+                    sink if scope is self._scope else "^")
                 return
-        self._scope.free.add(name)
+            if base in scope.tracked:
+                return
 
     def _call(
-        self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool
+        self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool,
+        sink: str | None = None,
     ) -> None:
         scope = self._scope
         loc = self._number(node)
@@ -669,6 +797,7 @@ class ModuleWalker:
             discarded=discarded,
             target=target,
             in_test=in_test,
+            sink=None if target is not None and sink == "=" + target else sink,
         )
         scope.fn.calls.append(call)
         func = node.func
@@ -681,8 +810,9 @@ class ModuleWalker:
         else:
             self._expr(func, in_test=in_test)
         args = []
+        here = f"({loc}"
         for arg in node.args:
-            self._expr(arg.value, in_test=in_test)
+            self._expr(arg.value, in_test=in_test, sink=here)
             args.append(self._arg(arg))  # after the walk: a lambda has its ordinal now
         call.args = tuple(args)
 

@@ -328,6 +328,8 @@ class Program:
             member = self._member(self.modules[value.name], attr, depth + 1)
             if member is None and f"{value.name}.{attr}" in self.modules:
                 return Module(f"{value.name}.{attr}")
+            if member is None and "__getattr__" in self._top_functions[value.name]:
+                return External(canonical(f"{value.name}.{attr}"))  # PEP 562 lazy export
             return member
         if isinstance(value, (Class, Instance)) and (
             isinstance(value, Class) or value.in_tree
