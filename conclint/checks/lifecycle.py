@@ -41,6 +41,8 @@ def not_released(analyses: Analyses) -> Iterator[Finding]:
     for handle in handles.handles:
         if handle.call.discarded:  # ``Pool(0)`` alone: a test that the constructor fails
             continue
+        if handle.kind in ("thread", "process") and handle.where.function.name == "<module>":
+            continue  # a script's threads and processes are joined when the interpreter exits
         if handle.kind == "thread" and handles.daemon_flag(handle) is not False:
             continue
         fate = handles.creation_fate(handle, releases_of(handle, handles))
