@@ -74,7 +74,8 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
     for where in lifecycle.with_api_calls():
         for call, _, api in lifecycle.api_calls(where):
             if api in FUTURE_MAKERS:
-                if any(a.keyword == "error_callback" for a in call.args):
+                if any(a.keyword == "error_callback" for a in call.args) \
+                        or _handles_its_errors(analyses, where, call):
                     continue
                 fate = handles.creation_fate(Handle(where, call, api, "future"),
                                              FUTURE_MAKERS[api])
@@ -99,6 +100,14 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
                     f"the iterator returned by `{call.callee}()` is never consumed; the tasks "
                     "run, but their exceptions surface only while iterating the results, so "
                     f"they are lost (iterate it, e.g. `for _ in ...: pass`, or use {instead})")
+
+
+def _handles_its_errors(analyses: Analyses, where: Where, call: Call) -> bool:
+    """The submitted function wraps its whole body in ``try: ... except Exception:``."""
+    task = argument(call, 0, "fn") or argument(call, 0, "func")
+    value = analyses.program.resolve(where, task.text) if task and task.text else None
+    return isinstance(value, Func) and analyses.program.functions[value.qualname].function \
+        .catches_all
 
 
 def _consumed(where: Where, call: Call) -> bool:

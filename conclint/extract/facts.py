@@ -103,6 +103,7 @@ class Function:
     loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
     loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) ordinal of loops
     attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value text, non-self targets
+    catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
 
 
 @dataclass(slots=True)

@@ -94,6 +94,18 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
     return sides == {"__name__", "__main__"}
 
 
+def _catches_all(body: Sequence[cst.BaseStatement]) -> bool:
+    """A body that is (after a docstring) one ``try`` with a bare/``Exception`` handler."""
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(
+        body[0].body[0], cst.Expr
+    ) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], cst.Try):
+        return False
+    return any(h.type is None or dotted(h.type) in ("Exception", "BaseException")
+               for h in body[0].handlers)
+
+
 _COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
 
 
@@ -475,6 +487,8 @@ class ModuleWalker:
         )
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
+        if isinstance(body, cst.IndentedBlock):
+            fn.catches_all = _catches_all(body.body)
         self._scopes.pop()
 
     def _class(self, node: cst.ClassDef) -> None:
