@@ -384,12 +384,15 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
         if not forks:
             continue
         threads = lifecycle.thread_events(where)
+        branches = where.function.branches
         for loc, what in forks:
             steps = [Step(where.module.path, event.loc, f"{event.what} here")
                      for event, released in threads
-                     if event.loc < loc and (released is None or released > loc)]
+                     if event.loc < loc and (released is None or released > loc)
+                     and not _exclusive(branches, event.loc, loc)]
             for edge in analyses.calls.out_edges.get(where.qualname, []):
-                if edge.call.loc < loc and not steps:
+                if edge.call.loc < loc and not steps \
+                        and not _exclusive(branches, edge.call.loc, loc):
                     reached = lifecycle.threads_left.reached(edge.callee)
                     if reached:
                         key = sorted(reached)[0]
@@ -402,6 +405,12 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
                     "(deadlocks in logging, allocators, tokenizers, CUDA), and Python 3.12+ "
                     "warns about it (fork before starting threads, or use spawn/forkserver)",
                     steps)
+
+
+def _exclusive(branches: list[tuple[int, int, int]], earlier: int, later: int) -> bool:
+    """Are the two points on different branches of one ``if`` (or is the earlier one in a
+    branch that leaves the function)?"""
+    return any(first < earlier <= middle < later <= last for first, middle, last in branches)
 
 
 def daemon_thread_unflushed_write(analyses: Analyses) -> Iterator[Finding]:

@@ -104,6 +104,9 @@ class Function:
     loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) ordinal of loops
     attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value text, non-self targets
     catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
+    # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
+    # "last" is a huge number when the body cannot fall through (return/raise/break).
+    branches: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

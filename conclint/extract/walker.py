@@ -107,6 +107,7 @@ def _catches_all(body: Sequence[cst.BaseStatement]) -> bool:
 
 
 _COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
+_NEVER = 1 << 62  # an ordinal past every node: "the rest of the function"
 
 
 def _loop_binding(target: cst.BaseExpression, iterable: cst.BaseExpression) -> tuple[str, str] | None:
@@ -333,8 +334,9 @@ class ModuleWalker:
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
+        first, body_last = self.loc_of(node), self._count
         if len(self._scopes) == 1 and not self._classes and _is_main_guard(test):
-            self.facts.main_guards.append((self.loc_of(node), self._count))
+            self.facts.main_guards.append((first, body_last))
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -343,6 +345,10 @@ class ModuleWalker:
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
             else_end = self._branch(node.orelse.body, else_start)
+        if body_end is None:
+            scope.fn.branches.append((first, body_last, _NEVER))
+        elif node.orelse is not None:
+            scope.fn.branches.append((first, body_last, self._count))
         return self._join([body_end, else_end])
 
     def _loop(self, node: cst.While | cst.For) -> bool:
