@@ -1,4 +1,4 @@
-"""CL2xx: threads, processes, pools and executors that leak, lost exceptions, spawn/fork pitfalls."""
+"""CL2xx: leaked threads, processes, pools and executors; lost exceptions; spawn/fork pitfalls."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
 from conclint.extract.facts import Arg, Call
 from conclint.knowledge_lifecycle import (
-    DATALOADER_CALLABLES, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS, GET_CONTEXT,
-    LAZY_MAPS, PARTIALS, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD, UNPICKLABLE_TYPES,
+    DATALOADER_CALLABLES, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS,
+    GET_CONTEXT, LAZY_MAPS, PARTIALS, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD,
+    UNPICKLABLE_TYPES,
 )
 from conclint.program.index import Where
 from conclint.program.values import BoundLock, External, Func, Instance, NewLock

@@ -110,7 +110,9 @@ _COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", 
 _NEVER = 1 << 62  # an ordinal past every node: "the rest of the function"
 
 
-def _loop_binding(target: cst.BaseExpression, iterable: cst.BaseExpression) -> tuple[str, str] | None:
+def _loop_binding(
+    target: cst.BaseExpression, iterable: cst.BaseExpression
+) -> tuple[str, str] | None:
     """``for t in threads`` -> ("t", "threads"); sees through list()/sorted()/.values()/
     .items()/.copy() and ``enumerate``."""
     pair = isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
