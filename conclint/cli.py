@@ -124,7 +124,7 @@ def _print_profile(console: Console, timings: Timings) -> None:
 
 def _console(stream: object = None, color: bool = True) -> Console:
     no_color = bool(os.environ.get("NO_COLOR")) or not color
-    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False,
+    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False, emoji=False,
                    soft_wrap=True)
 
 

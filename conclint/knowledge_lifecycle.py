@@ -34,7 +34,8 @@ TIMER_RELEASES = frozenset({"join", "cancel"})
 
 # Handles whose creation alone starts worker processes.
 PROCESS_POOLS = frozenset({
-    "multiprocessing.pool.Pool", "concurrent.futures.ProcessPoolExecutor", "multiprocessing.Manager",
+    "multiprocessing.pool.Pool", "concurrent.futures.ProcessPoolExecutor",
+    "multiprocessing.Manager",
 })
 THREAD_POOLS = frozenset({
     "multiprocessing.pool.ThreadPool", "concurrent.futures.ThreadPoolExecutor",

@@ -72,3 +72,18 @@ def test_main_guard_range_covers_its_body() -> None:
     top = next(f for f in module.functions if f.qualname == "<module>")
     call = next(c for c in top.calls if c.callee == "go")
     assert first < call.loc <= last
+
+
+def test_branches_that_exclude_each_other() -> None:
+    source = (
+        "def f(a):\n"
+        "    if a:\n        x()\n        return 1\n"
+        "    if a > 1:\n        y()\n    else:\n        z()\n"
+        "    w()\n"
+    )
+    fn = next(f for f in ModuleWalker("m.py", "m", False).walk(cst.parse_module(source)).functions
+              if f.qualname == "f")
+    loc = {c.callee: c.loc for c in fn.calls}
+    returning, either = fn.exclusive_ifs
+    assert returning[0] < loc["x"] <= returning[1] and returning[2] > loc["w"]
+    assert either[0] < loc["y"] <= either[1] < loc["z"] <= either[2] < loc["w"]

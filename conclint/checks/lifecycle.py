@@ -1,4 +1,4 @@
-"""CL2xx: threads, processes, pools and executors that leak, lost exceptions, spawn/fork pitfalls."""
+"""CL2xx: leaked threads, processes, pools and executors; lost exceptions; spawn/fork pitfalls."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from conclint.checks.base import finding
 from conclint.diagnostics import Finding, Step
 from conclint.extract.facts import Arg, Call
 from conclint.knowledge_lifecycle import (
-    DATALOADER_CALLABLES, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS, GET_CONTEXT,
-    LAZY_MAPS, PARTIALS, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD, UNPICKLABLE_TYPES,
+    DATALOADER_CALLABLES, DATALOADERS, DURABLE_WRITES, FED_QUEUES, FORKS, FUTURE_MAKERS,
+    GET_CONTEXT, LAZY_MAPS, PARTIALS, PICKLE_HOOKS, PICKLED_CALLABLES, SET_START_METHOD,
+    UNPICKLABLE_TYPES,
 )
 from conclint.program.index import Where
 from conclint.program.values import BoundLock, External, Func, Instance, NewLock
@@ -41,6 +42,8 @@ def not_released(analyses: Analyses) -> Iterator[Finding]:
     for handle in handles.handles:
         if handle.call.discarded:  # ``Pool(0)`` alone: a test that the constructor fails
             continue
+        if handle.kind in ("thread", "process") and handle.where.function.name == "<module>":
+            continue  # a script's threads and processes are joined when the interpreter exits
         if handle.kind == "thread" and handles.daemon_flag(handle) is not False:
             continue
         fate = handles.creation_fate(handle, releases_of(handle, handles))
@@ -72,7 +75,8 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
     for where in lifecycle.with_api_calls():
         for call, _, api in lifecycle.api_calls(where):
             if api in FUTURE_MAKERS:
-                if any(a.keyword == "error_callback" for a in call.args):
+                if any(a.keyword == "error_callback" for a in call.args) \
+                        or _handles_its_errors(analyses, where, call):
                     continue
                 fate = handles.creation_fate(Handle(where, call, api, "future"),
                                              FUTURE_MAKERS[api])
@@ -97,6 +101,14 @@ def future_exception_lost(analyses: Analyses) -> Iterator[Finding]:
                     f"the iterator returned by `{call.callee}()` is never consumed; the tasks "
                     "run, but their exceptions surface only while iterating the results, so "
                     f"they are lost (iterate it, e.g. `for _ in ...: pass`, or use {instead})")
+
+
+def _handles_its_errors(analyses: Analyses, where: Where, call: Call) -> bool:
+    """The submitted function wraps its whole body in ``try: ... except Exception:``."""
+    task = argument(call, 0, "fn") or argument(call, 0, "func")
+    value = analyses.program.resolve(where, task.text) if task and task.text else None
+    return isinstance(value, Func) and analyses.program.functions[value.qualname].function \
+        .catches_all
 
 
 def _consumed(where: Where, call: Call) -> bool:
@@ -373,12 +385,15 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
         if not forks:
             continue
         threads = lifecycle.thread_events(where)
+        branches = where.function.exclusive_ifs
         for loc, what in forks:
             steps = [Step(where.module.path, event.loc, f"{event.what} here")
                      for event, released in threads
-                     if event.loc < loc and (released is None or released > loc)]
+                     if event.loc < loc and (released is None or released > loc)
+                     and not _exclusive(branches, event.loc, loc)]
             for edge in analyses.calls.out_edges.get(where.qualname, []):
-                if edge.call.loc < loc and not steps:
+                if edge.call.loc < loc and not steps \
+                        and not _exclusive(branches, edge.call.loc, loc):
                     reached = lifecycle.threads_left.reached(edge.callee)
                     if reached:
                         key = sorted(reached)[0]
@@ -391,6 +406,12 @@ def fork_with_threads(analyses: Analyses) -> Iterator[Finding]:
                     "(deadlocks in logging, allocators, tokenizers, CUDA), and Python 3.12+ "
                     "warns about it (fork before starting threads, or use spawn/forkserver)",
                     steps)
+
+
+def _exclusive(branches: list[tuple[int, int, int]], earlier: int, later: int) -> bool:
+    """Are the two points on different branches of one ``if`` (or is the earlier one in a
+    branch that leaves the function)?"""
+    return any(first < earlier <= middle < later <= last for first, middle, last in branches)
 
 
 def daemon_thread_unflushed_write(analyses: Analyses) -> Iterator[Finding]:

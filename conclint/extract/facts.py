@@ -52,7 +52,7 @@ class Call:
     discarded: bool = False  # an expression statement: the result is dropped
     target: str | None = None  # dotted text of the name/attribute the result is assigned to
     in_test: bool = False  # part of an ``if``/``while`` test
-    sink: str | None = None  # where the result flows when not assigned/dropped (see ``Function.uses``)
+    sink: str | None = None  # where the result flows, beyond ``target`` (see ``Function.uses``)
 
 
 @dataclass(slots=True)
@@ -136,8 +136,12 @@ class Function:
     # nested function, "global" declared global/nonlocal, "?" any other flow.
     uses: dict[str, set[str]] = field(default_factory=dict)
     loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
-    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) ordinal of loops
-    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value text, non-self targets
+    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) of loops
+    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value (not on self)
+    catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
+    # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
+    # "last" is a huge number when the body cannot fall through (return/raise/break).
+    exclusive_ifs: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

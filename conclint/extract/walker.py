@@ -76,10 +76,25 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
     return sides == {"__name__", "__main__"}
 
 
+def _catches_all(body: Sequence[cst.BaseStatement]) -> bool:
+    """A body that is (after a docstring) one ``try`` with a bare/``Exception`` handler."""
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(
+        body[0].body[0], cst.Expr
+    ) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], cst.Try):
+        return False
+    return any(h.type is None or dotted(h.type) in ("Exception", "BaseException")
+               for h in body[0].handlers)
+
+
 _COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
+_NEVER = 1 << 62  # an ordinal past every node: "the rest of the function"
 
 
-def _loop_binding(target: cst.BaseExpression, iterable: cst.BaseExpression) -> tuple[str, str] | None:
+def _loop_binding(
+    target: cst.BaseExpression, iterable: cst.BaseExpression
+) -> tuple[str, str] | None:
     """``for t in threads`` -> ("t", "threads"); sees through list()/sorted()/.values()/
     .items()/.copy() and ``enumerate``."""
     pair = isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
@@ -336,8 +351,9 @@ class ModuleWalker:
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
         body_range = (arms_start, self._count)
+        first, body_last = self.loc_of(node), self._count
         if len(self._scopes) == 1 and not self._classes and _is_main_guard(test):
-            self.facts.main_guards.append((self.loc_of(node), self._count))
+            self.facts.main_guards.append((first, body_last))
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -348,6 +364,10 @@ class ModuleWalker:
             else_end = self._branch(node.orelse.body, else_start)
         self._close_branch(slot, "if", node, encode_test(test), body_range,
                            (body_range[1], self._count) if node.orelse is not None else None)
+        if body_end is None:
+            scope.fn.exclusive_ifs.append((first, body_last, _NEVER))
+        elif node.orelse is not None:
+            scope.fn.exclusive_ifs.append((first, body_last, self._count))
         return self._join([body_end, else_end])
 
     def _loop(self, node: cst.While | cst.For) -> bool:
@@ -504,6 +524,8 @@ class ModuleWalker:
         )
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
+        if isinstance(body, cst.IndentedBlock):
+            fn.catches_all = _catches_all(body.body)
         self._scopes.pop()
         for name in scope.captured:  # a closure uses it: it escapes this function
             if name in fn.locals:
