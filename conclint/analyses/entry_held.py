@@ -2,18 +2,20 @@
 
 A helper that is only ever called with ``self._cond`` held may ``notify()`` without a
 ``with`` of its own. Functions that are also used as values (thread targets, callbacks)
-or have no analysed caller start with nothing held. Computed on demand, per function,
-walking up the callers; a function met again on the way (recursion) is assumed to hold
-everything, which the other callers then narrow (the greatest fixpoint, approximated).
+or have no analysed caller start with nothing held. Computed once for every function as
+the greatest fixpoint of "held at the call, or at the caller's entry, for every caller":
+recursion does not constrain (a function's own recursive calls assume everything is held),
+the other callers narrow it. A worklist over the call graph: the sets only shrink, so it
+ends in time linear in the edges times the locks, whatever the shape of the graph.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 from conclint.analyses.calls import CallGraph
 from conclint.analyses.held import HeldLocks
 from conclint.program.index import Program
-
-_MAX_DEPTH = 40
 
 
 class EntryHeld:
@@ -21,34 +23,42 @@ class EntryHeld:
         self._program = program
         self._calls = calls
         self._held = held
-        self._memo: dict[str, frozenset[str]] = {}
+        self._entry: dict[str, frozenset[str] | None] | None = None
 
     def at_entry(self, qualname: str) -> frozenset[str]:
-        return self._compute(qualname, set(), 0) or frozenset()
+        if self._entry is None:
+            self._entry = self._solve()
+        return self._entry.get(qualname) or frozenset()
 
-    def _compute(self, qualname: str, visiting: set[str], depth: int) -> frozenset[str] | None:
-        """None stands for "everything" (a recursive path that does not constrain)."""
-        if qualname in self._memo:
-            return self._memo[qualname]
-        callers = self._calls.callers(qualname)
-        if not callers or qualname in self._calls.referenced or depth > _MAX_DEPTH:
-            self._memo[qualname] = frozenset()
-            return frozenset()
-        if qualname in visiting:
-            return None
-        visiting.add(qualname)
-        meet: frozenset[str] | None = None
-        for edge in callers:
-            caller = self._program.where(edge.caller)
-            here = frozenset(h.lock.name for _, h in self._held.held_at(caller, edge.call.held))
-            above = self._compute(edge.caller, visiting, depth + 1)
-            if above is None:
+    def _solve(self) -> dict[str, frozenset[str] | None]:
+        """None stands for "everything" (reached only through calls not yet seen)."""
+        calls = self._calls
+        entry: dict[str, frozenset[str] | None] = {}
+        for qualname in self._program.functions:
+            root = not calls.callers(qualname) or qualname in calls.referenced
+            entry[qualname] = frozenset() if root else None
+        pending = deque(q for q, value in entry.items() if value is None)
+        queued = set(pending)
+        while pending:
+            qualname = pending.popleft()
+            queued.discard(qualname)
+            meet: frozenset[str] | None = None
+            for edge in calls.callers(qualname):
+                above = entry.get(edge.caller, frozenset())
+                if above is None:
+                    continue
+                caller = self._program.where(edge.caller)
+                here = above.union(
+                    h.lock.name for _, h in self._held.held_at(caller, edge.call.held))
+                meet = here if meet is None else meet & here
+                if not meet:
+                    break
+            if meet is None or meet == entry[qualname]:
                 continue
-            here |= above
-            meet = here if meet is None else meet & here
-            if not meet:
-                break
-        visiting.discard(qualname)
-        if meet is not None and not visiting:
-            self._memo[qualname] = meet
-        return meet
+            entry[qualname] = meet
+            for edge in calls.out_edges.get(qualname, []):
+                if entry.get(edge.callee, frozenset()) != frozenset() and \
+                        edge.callee not in queued:
+                    pending.append(edge.callee)
+                    queued.add(edge.callee)
+        return entry
