@@ -1,4 +1,8 @@
-"""The ``conclint`` command: parse arguments, run the pipeline, print, choose the exit code."""
+"""The ``conclint`` command: parse arguments, run the pipeline, print, choose the exit code.
+
+``conclint explain|rules|graph ...`` are subcommands (``conclint.commands``); anything
+else is a lint run over paths (write ``./rules`` to lint a directory named like one).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,91 @@ import argparse
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
+
+from rich.console import Console
 
 from conclint import __version__
+from conclint.baseline import Baseline, BaselineOutcome, NEVER_BASELINED, write_baseline
 from conclint.config import check_selector, enabled_codes, find_pyproject, load_config
-from conclint.discover import UsageError, discover
+from conclint.diagnostics import Diagnostic
+from conclint.discover import UsageError
 from conclint.engine import analyse
 from conclint.extract.cache import FactsCache
 from conclint.extract.parallel import usable_cpus
-from conclint.report.json_format import render_json
+from conclint.filters import Filter
+from conclint.fingerprint import fingerprint
+from conclint.progress import file_progress
+from conclint.project import resolve_scope
+from conclint.report.github import render_github
+from conclint.report.json_format import render_json, render_statistics_json
+from conclint.report.sarif import render_sarif
+from conclint.report.text import (
+    baseline_notes, render_statistics, render_summary, render_text,
+)
+from conclint.source import Sources
 from conclint.timings import Timings
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+SUBCOMMANDS = ("explain", "rules", "graph")
+FORMATS = ("text", "json", "sarif", "github")
 
 
 def _codes(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conclint",
+        description="Find deadlocks, races and leaked threads/processes in Python ML code, "
+        "without running it.",
+        epilog="subcommands: `conclint explain RULE`, `conclint rules`, "
+        "`conclint graph PATH...` (each has --help)",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                        help="files or directories to check (default: .)")
+    parser.add_argument("--select", type=_codes, action="extend", metavar="CODES",
+                        help="only these rules: codes, prefixes (CL1) or names, comma-separated")
+    parser.add_argument("--ignore", type=_codes, action="extend", metavar="CODES",
+                        help="skip these rules: codes, prefixes or names, comma-separated")
+    parser.add_argument("--extend-select", type=_codes, action="extend", metavar="CODES",
+                        help="enable these rules on top of the selection")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the report to FILE; the terminal gets the summary")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="report only findings that are not in this baseline file")
+    parser.add_argument("--write-baseline", metavar="FILE",
+                        help="record the current findings in FILE and exit")
+    parser.add_argument("--warn-unused-ignores", action="store_true",
+                        help="report suppression comments that suppress nothing (CL004)")
+    parser.add_argument("--no-project", action="store_true",
+                        help="analyse only the given paths, even for files inside a project")
+    parser.add_argument("--force-exclude", action="store_true",
+                        help="apply `exclude` also to files named on the command line")
+    parser.add_argument("--statistics", action="store_true",
+                        help="print the number of findings per rule instead of the findings")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only the findings: no summary, no progress bar")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="exit with 0 even when there are findings")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show tracebacks of internal errors")
+    parser.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+                        help="extraction processes (default: usable CPUs; 1 runs in-process)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the facts cache")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="facts cache folder (default: $CONCLINT_CACHE_DIR, else "
+                        ".conclint_cache next to the project's pyproject.toml)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the time went to stderr")
+    parser.add_argument("--free-threaded", action="store_true",
+                        help="the code runs on free-threaded CPython (no GIL): report data "
+                        "races (CL301, CL303, CL304) as errors")
+    parser.add_argument("--version", action="version", version=f"conclint {__version__}")
+    return parser
 
 
 def _positive(value: str) -> int:
@@ -55,81 +125,121 @@ def _print_profile(console: Console, timings: Timings) -> None:
         console.print(f"{name}: {note}", highlight=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="conclint",
-        description="Find deadlocks, races and leaked threads/processes in Python ML code, "
-        "without running it.",
-    )
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
-                        help="files or directories to check (default: .)")
-    parser.add_argument("--select", type=_codes, action="extend", metavar="CODES",
-                        help="only these rules: codes, prefixes (CL1) or names, comma-separated")
-    parser.add_argument("--ignore", type=_codes, action="extend", metavar="CODES",
-                        help="skip these rules: codes, prefixes or names, comma-separated")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format (default: text)")
-    parser.add_argument("--exit-zero", action="store_true",
-                        help="exit with 0 even when there are findings")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show tracebacks of internal errors")
-    parser.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
-                        help="extraction processes (default: usable CPUs; 1 runs in-process)")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="neither read nor write the facts cache")
-    parser.add_argument("--cache-dir", metavar="DIR",
-                        help="facts cache folder (default: $CONCLINT_CACHE_DIR, else "
-                        ".conclint_cache next to the project's pyproject.toml)")
-    parser.add_argument("--profile", action="store_true",
-                        help="print where the time went to stderr")
-    parser.add_argument("--free-threaded", action="store_true",
-                        help="the code runs on free-threaded CPython (no GIL): report data "
-                        "races (CL301, CL303, CL304) as errors")
-    parser.add_argument("--version", action="version", version=f"conclint {__version__}")
-    return parser
-
-
-def _console(stream: object = None) -> Console:
-    from rich.console import Console  # only when there is something to print
-
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False,
+def _console(stream: object = None, color: bool = True) -> Console:
+    no_color = bool(os.environ.get("NO_COLOR")) or not color
+    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False, emoji=False,
                    soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from conclint.commands import run_subcommand
+
+        return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    timings = Timings()
     gc.disable()  # a short run of many small objects and no cycles: the GC only costs time
     try:
-        with timings.phase("configuration"):
-            pyproject = find_pyproject(args.paths)
-            config = load_config(pyproject)
-            for selector in (args.select or []) + (args.ignore or []):
-                check_selector(selector, "command line")
-            select = tuple(args.select) if args.select else config.select
-            enabled = enabled_codes(select, config.extend_select,
-                                    config.ignore + tuple(args.ignore or ()))
-        with timings.phase("discover"):
-            files = discover(args.paths, config.exclude)
+        return _lint(args)
     except UsageError as err:
-        sys.stderr.write(f"conclint: error: {err}\n")
+        _console(sys.stderr).print(f"conclint: error: {err}", highlight=False, markup=False)
         return EXIT_USAGE
-    jobs = args.jobs or usable_cpus()
-    result = analyse(files, enabled, jobs, _cache(args, pyproject), timings,
-                     free_threaded=args.free_threaded or config.free_threaded)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    if args.statistics and args.format not in ("text", "json"):
+        raise UsageError("--statistics works with --format text or json")
+    timings = Timings()
+    with timings.phase("configuration"):
+        pyproject = find_pyproject(args.paths)
+        config = load_config(pyproject)
+    for selector in (args.select or []) + (args.ignore or []) + (args.extend_select or []):
+        check_selector(selector, "command line")
+    select = tuple(args.select) if args.select else config.select
+    extend = (*config.extend_select, *(args.extend_select or ()),
+              *(("CL004",) if args.warn_unused_ignores else ()))
+    enabled = enabled_codes(select, extend, config.ignore + tuple(args.ignore or ()))
+    with timings.phase("discover"):
+        scope = resolve_scope(args.paths, config, widen=not args.no_project,
+                              force_exclude=args.force_exclude)
+    baseline = Baseline.load(args.baseline) if args.baseline else None
+
+    with file_progress(len(scope.files), enabled=not args.quiet) as progress:
+        result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
+                         _cache(args, pyproject), timings, progress,
+                         extensions=config.knowledge(),
+                         free_threaded=args.free_threaded or config.free_threaded)
     if args.verbose:
         for trace in result.tracebacks:
-            sys.stderr.write(trace)
+            _console(sys.stderr).print(trace, highlight=False, markup=False)
+    sources = Sources()
+    reported = [f.path for f in scope.reported]
+    with timings.phase("filter"):
+        diagnostics = Filter.from_config(config, enabled).apply(result.diagnostics, reported,
+                                                                sources)
+    if args.write_baseline:
+        return _write_baseline(args, diagnostics, len(reported), sources)
+    outcome = None
+    if baseline is not None:
+        diagnostics, outcome = baseline.apply(diagnostics, sources, reported)
     with timings.phase("report"):
-        if args.format == "json":
-            sys.stdout.write(render_json(result.diagnostics, result.files))
-        else:
-            from conclint.report.text import render_text
-
-            render_text(_console(), result.diagnostics, result.files)
+        _report(args, diagnostics, len(reported), outcome, sources)
     if args.profile:
         _print_profile(_console(sys.stderr), timings)
-    if result.diagnostics and not args.exit_zero:
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+    return EXIT_FINDINGS if diagnostics and not args.exit_zero else EXIT_CLEAN
+
+
+def _write_baseline(args: argparse.Namespace, diagnostics: list[Diagnostic], files: int,
+                    sources: Sources) -> int:
+    """Record the findings; files that could not be analysed are still reported."""
+    count = write_baseline(args.write_baseline, diagnostics, sources)
+    unbaselined = [d for d in diagnostics if d.code in NEVER_BASELINED]
+    console = _console()
+    if unbaselined:
+        render_text(console, unbaselined, files, summary=not args.quiet)
+    if not args.quiet:
+        console.print(f"Recorded {count} finding{'s' if count != 1 else ''} in "
+                      f"{args.write_baseline}.", highlight=False, markup=False)
+    return EXIT_FINDINGS if unbaselined and not args.exit_zero else EXIT_CLEAN
+
+
+def _render(args: argparse.Namespace, diagnostics: list[Diagnostic], files: int,
+            outcome: BaselineOutcome | None, sources: Sources, console: Console) -> str | None:
+    """The report as text for machine formats; text goes straight to ``console``."""
+    if args.format == "json":
+        if args.statistics:
+            return render_statistics_json(diagnostics)
+        return render_json(diagnostics, files, outcome)
+    if args.format == "sarif":
+        return render_sarif(diagnostics, [fingerprint(d, sources) for d in diagnostics])
+    if args.format == "github":
+        return render_github(diagnostics)
+    if args.statistics:
+        render_statistics(console, diagnostics, files, summary=not args.quiet, baseline=outcome)
+    else:
+        render_text(console, diagnostics, files, summary=not args.quiet, baseline=outcome)
+    return None
+
+
+def _report(args: argparse.Namespace, diagnostics: list[Diagnostic], files: int,
+            outcome: BaselineOutcome | None, sources: Sources) -> None:
+    terminal = _console()
+    if args.output is None:
+        text = _render(args, diagnostics, files, outcome, sources, terminal)
+        if text is not None:
+            sys.stdout.write(text)
+            if not args.quiet:
+                for note in baseline_notes(outcome):
+                    _console(sys.stderr).print(note, highlight=False, markup=False)
+        return
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            text = _render(args, diagnostics, files, outcome, sources,
+                           _console(handle, color=False))
+            if text is not None:
+                handle.write(text)
+    except OSError as err:
+        raise UsageError(f"{args.output}: cannot write the report: {err.strerror}") from None
+    if not args.quiet:
+        render_summary(terminal, diagnostics, files, outcome)
+        terminal.print(f"Report written to {args.output}.", highlight=False, markup=False)

@@ -98,3 +98,9 @@ def _walk(root: str, exclude: tuple[str, ...]) -> list[str]:
             if stat.S_ISREG(mode):
                 out.append(full)
     return out
+
+
+def path_matches(path: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ``path`` matches a glob as ``exclude`` does: the whole path, the file name,
+    or a directory prefix (``tests/`` and ``tests`` match ``tests/a.py``)."""
+    return _excluded(path, patterns)

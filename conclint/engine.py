@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
-from conclint.checks.registry import RULES
+from conclint.checks.base import diagnostic
+from conclint.config import KnowledgeExtensions
 from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
-from conclint.extract.facts import FileError
 from conclint.extract.cache import FactsCache
-from conclint.extract.facts import ModuleFacts, Span
+from conclint.extract.facts import FileError, ModuleFacts, Span
 from conclint.extract.parallel import extract_files
+from conclint.knowledge import canonical, declared_owners
 from conclint.locate import Locator
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -29,13 +30,6 @@ class Result:
     tracebacks: list[str] = field(default_factory=list)
 
 
-def make_diagnostic(code: str, path: str, span: Span, message: str,
-                    related: tuple[Related, ...] = (), severity: str | None = None) -> Diagnostic:
-    rule = RULES[code]
-    return Diagnostic(code, rule.name, severity or rule.severity, path, span.line, span.column,
-                      span.end_line, span.end_column, message, related)
-
-
 def file_error_diagnostic(error: FileError) -> Diagnostic:
     code = "CL001" if error.kind == "parse" else "CL002"
     span = Span(error.line, error.column, error.line, error.column)
@@ -43,7 +37,7 @@ def file_error_diagnostic(error: FileError) -> Diagnostic:
         f"cannot analyse this file: {error.message}" if code == "CL001"
         else f"internal error while analysing this file: {error.message}"
     )
-    return make_diagnostic(code, error.path, span, message)
+    return diagnostic(code, error.path, span, message)
 
 
 def locate(finding: Finding, locator: Locator) -> Diagnostic:
@@ -51,8 +45,8 @@ def locate(finding: Finding, locator: Locator) -> Diagnostic:
     for step in finding.related:
         span = locator.span(step.path, step.loc)
         related.append(Related(step.path, span.line, span.column, step.message))
-    return make_diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
-                           finding.message, tuple(related), finding.severity)
+    return diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
+                      finding.message, tuple(related), finding.severity)
 
 
 def run_checks(
@@ -80,19 +74,41 @@ def analyse(
     jobs: int = 1,
     cache: FactsCache | None = None,
     timings: Timings | None = None,
+    progress: Callable[[int], None] | None = None,
+    extensions: KnowledgeExtensions | None = None,
     free_threaded: bool = False,
 ) -> Result:
+    """Run the pipeline; ``progress`` is told how many files each extraction step finished;
+    ``extensions`` are the user's additions to the API knowledge (``blocking-calls``);
+    ``free_threaded``: the code runs without the GIL (data races are reported as errors)."""
     timings = timings or Timings()
+    keys: list[str | None] = [None] * len(files)
+    run_key = None
+    if cache is not None:
+        with timings.phase("cache: identify files"):
+            keys = [cache.key(f.path, f.module, f.is_package) for f in files]
+            if all(keys):
+                settings = ",".join(sorted(enabled)) + "\0" + "\0".join(f.path for f in files)
+                settings += "\0" + repr(extensions)  # the user's API knowledge changes results
+                settings += f"\0free-threaded={free_threaded}"  # so do race severities
+                run_key = cache.run_key([k for k in keys if k], settings)
+                earlier = cache.get_run(run_key)
+                if earlier is not None:
+                    cache.save()
+                    timings.notes["cache"] = "unchanged since the last run: results reused"
+                    return Result(earlier, len(files))
     with timings.phase("extract"):
-        extracted = extract_files(files, jobs, cache)
+        extracted = extract_files(files, jobs, cache, keys, progress)
     if cache is not None:
         timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
-        analyses = Analyses(Program(facts), timings, free_threaded)
-    locator = Locator({f.path: (f.module, f.is_package) for f in files})
+        declared = extensions.blocking_calls if extensions else ()
+        program = Program(facts, declared_owners(canonical(name) for name in declared))
+        analyses = Analyses(program, timings, extensions, free_threaded)
+    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
         if isinstance(item, Finding):
@@ -101,11 +117,27 @@ def analyse(
         codes, trace = item
         tracebacks.append(trace)
         where = files[0].path if files else "."
-        diagnostics.append(make_diagnostic(
+        diagnostics.append(diagnostic(
             "CL002", where, Span(1, 1, 1, 1),
             f"internal error in rule {codes}: {trace.strip().splitlines()[-1]} "
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
     with timings.phase("locate findings"):
+        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
+                        jobs)
         diagnostics.extend(locate(f, locator) for f in findings)
-    return Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+    result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+    if cache is not None and run_key is not None and not result.tracebacks:
+        cache.put_run(run_key, result.diagnostics)
+    return result
+
+
+def build_analyses(
+    files: list[SourceFile], jobs: int = 1, cache: FactsCache | None = None
+) -> tuple[Analyses, list[FileError], Locator]:
+    """The shared analyses of ``files`` without running any rule (``conclint graph``)."""
+    extracted = extract_files(files, jobs, cache)
+    facts = [f for f in extracted if isinstance(f, ModuleFacts)]
+    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
+    return (Analyses(Program(facts)), [e for e in extracted if isinstance(e, FileError)],
+            locator)

@@ -7,6 +7,10 @@ with positions, and walked by the same walker so that the numbering is identical
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+
+from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, Span
 from conclint.extract.stack import on_big_stack
 
@@ -17,7 +21,8 @@ def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
     import libcst as cst  # only for files with findings
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from conclint.extract.source import parse_source, read_source
+    from conclint.extract.decode import read_source
+    from conclint.extract.source import parse_source
     from conclint.extract.walker import ModuleWalker
 
     text = read_source(path)
@@ -42,19 +47,62 @@ def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
 class Locator:
     """Spans by (path, ordinal); each file is located at most once."""
 
-    def __init__(self, modules: dict[str, tuple[str, bool]]) -> None:
+    def __init__(
+        self, modules: dict[str, tuple[str, bool]], cache: FactsCache | None = None
+    ) -> None:
         self._modules = modules  # path -> (module name, is package)
+        self._cache = cache
         self._spans: dict[str, list[Span]] = {}
 
     def span(self, path: str, loc: int) -> Span:
         spans = self._spans.get(path)
         if spans is None:
-            module, is_package = self._modules.get(path, ("", False))
-            try:
-                spans = on_big_stack(_spans_of_file, path, module, is_package)
-            except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
-                spans = []
-            self._spans[path] = spans
+            spans = self._spans[path] = self._load(path)
         if 1 <= loc <= len(spans):
             return spans[loc - 1]
         return _START
+
+    def prepare(self, paths: Iterable[str], jobs: int) -> None:
+        """Locate these files now, in parallel when there are several to parse."""
+        todo = []
+        for path in sorted(set(paths) - set(self._spans)):
+            cached = self._cached(path)
+            if cached is not None:
+                self._spans[path] = cached
+            else:
+                todo.append(path)
+        if jobs <= 1 or len(todo) < 4:
+            return  # located one by one, on demand
+        jobs_args = [(p, *self._modules.get(p, ("", False))) for p in todo]
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            for path, spans in zip(todo, pool.map(_located, jobs_args)):
+                self._store(path, spans)
+
+    def _cached(self, path: str) -> list[Span] | None:
+        if self._cache is None:
+            return None
+        key = self._cache.key(path, *self._modules.get(path, ("", False)))
+        return self._cache.get_spans(key) if key is not None else None
+
+    def _store(self, path: str, spans: list[Span]) -> list[Span]:
+        self._spans[path] = spans
+        if self._cache is not None and spans:
+            key = self._cache.key(path, *self._modules.get(path, ("", False)))
+            if key is not None:
+                self._cache.put_spans(key, spans)
+        return spans
+
+    def _load(self, path: str) -> list[Span]:
+        cached = self._cached(path)
+        if cached is not None:
+            return cached
+        module, is_package = self._modules.get(path, ("", False))
+        return self._store(path, _located((path, module, is_package)))
+
+
+def _located(job: tuple[str, str, bool]) -> list[Span]:
+    """The spans of one file, or none when it cannot be located (shown at line 1)."""
+    try:
+        return on_big_stack(_spans_of_file, *job)
+    except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
+        return []

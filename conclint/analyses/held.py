@@ -34,6 +34,7 @@ class HeldLocks:
         self.calls = calls
         self._by_function: dict[str, list[list[Held]]] = {}
         self.locks: dict[str, LockId] = {}
+        self._param_memo: dict[tuple[Param, int], list[Held]] = {}
 
     def acquired(self, where: Where) -> list[list[Held]]:
         """For each of the function's acquisitions, the locks it takes."""
@@ -94,7 +95,17 @@ class HeldLocks:
         return out
 
     def _param_locks(self, param: Param, depth: int) -> list[Held]:
-        """A lock parameter is the locks its analysed callers pass in that position."""
+        """A lock parameter is the locks its analysed callers pass in that position.
+
+        Memoised by depth: a lock handed down through layers of callers would otherwise be
+        resolved once per path, exponentially many."""
+        key = (param, depth)
+        found = self._param_memo.get(key)
+        if found is None:
+            found = self._param_memo[key] = self._callers_pass(param, depth)
+        return found
+
+    def _callers_pass(self, param: Param, depth: int) -> list[Held]:
         where = self.program.where(param.function)
         fn = where.function
         offset = 1 if fn.cls is not None and "staticmethod" not in fn.decorators else 0

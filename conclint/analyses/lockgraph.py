@@ -94,7 +94,7 @@ class LockGraph:
         for acquire, inner_locks in zip(fn.acquires, acquired):
             if acquire.kind == "try-acquire" or not acquire.held:
                 continue
-            for index, outer in self.held.held_at(where, acquire.held):
+            for index, outer in self._held_as_mutex(where, acquire.held):
                 for inner in inner_locks:
                     step = Step(where.module.path, acquire.loc, f"acquires `{inner.lock.name}`")
                     same = outer.exact and inner.exact and (
@@ -109,7 +109,7 @@ class LockGraph:
             reached = self.acquires.reached(edge.callee)
             if not reached:
                 continue
-            for index, outer in self.held.held_at(where, edge.call.held):
+            for index, outer in self._held_as_mutex(where, edge.call.held):
                 for key in reached:
                     mapped = self._propagate(edge, key)
                     if mapped is None:
@@ -119,6 +119,12 @@ class LockGraph:
                     same = outer.exact and mapped[1]
                     self._add(outer, key[0], Evidence(
                         self._outer(where, index, outer), chain, same))
+
+    def _held_as_mutex(self, where: Where, indices: tuple[int, ...]) -> list[tuple[int, Held]]:
+        """Held locks that order what follows: a handed-off ``acquire()`` (released by some
+        other thread or method) is a signal, not a critical section."""
+        acquires = where.function.acquires
+        return [(i, h) for i, h in self.held.held_at(where, indices) if acquires[i].structured]
 
     def _add(self, outer: Held, inner: str, evidence: Evidence) -> None:
         self.edges.setdefault((outer.lock.name, inner), []).append(evidence)

@@ -122,7 +122,7 @@ def blocking_call_under_lock(analyses: Analyses) -> Iterator[Finding]:
                     steps.append(Step(where.module.path, edge_call.loc,
                                       f"calls `{edge_call.callee}()`"))
                     steps.extend(chain)
-                names = ", ".join(f"`{short(h.lock.name)}`" for h in locks)
+                names = ", ".join(dict.fromkeys(f"`{short(h.lock.name)}`" for h in locks))
                 yield finding(
                     "CL104", where.module.path, edge_call.loc,
                     f"{key.what} can block indefinitely while holding {names}{via}; "

@@ -15,13 +15,17 @@ import json
 import os
 import pickle
 import tempfile
+from array import array
+from dataclasses import asdict
 
 from conclint import __version__
 from conclint.extract import facts as facts_module
-from conclint.extract.facts import ModuleFacts
+from conclint.diagnostics import Diagnostic, Related
+from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 6
+FORMAT = 3  # 2: value-flow facts for the lifecycle rules; 3: shared-state uses for the races
 _MAGIC = b"conclint-facts\n"
+_SPANS_MAGIC = b"conclint-spans\n"
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
                                "float", "bool", "complex", "bytes"})
 _ALLOWED_FACTS = frozenset(
@@ -40,12 +44,12 @@ class _FactsUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def encode(facts: ModuleFacts) -> bytes:
+def encode(facts: ExtractResult) -> bytes:
     payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
     return _MAGIC + hashlib.sha256(payload).digest() + payload
 
 
-def decode(blob: bytes) -> ModuleFacts | None:
+def decode(blob: bytes) -> ExtractResult | None:
     """The facts in ``blob``, or None when it is not an intact entry of this format."""
     if not blob.startswith(_MAGIC):
         return None
@@ -56,7 +60,21 @@ def decode(blob: bytes) -> ModuleFacts | None:
         value = _FactsUnpickler(io.BytesIO(payload)).load()
     except Exception:  # noqa: BLE001 - any failure means: not a usable entry
         return None
-    return value if isinstance(value, ModuleFacts) else None
+    return value if isinstance(value, (ModuleFacts, FileError)) else None
+
+
+def code_fingerprint() -> str:
+    """A hash of conclint's own source: a development build with changed rules or extraction
+    must not reuse results of the code it replaced, even under the same version number."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256(__version__.encode())
+    for directory, dirnames, filenames in sorted(os.walk(package)):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                with open(os.path.join(directory, name), "rb") as handle:
+                    digest.update(name.encode() + handle.read())
+    return digest.hexdigest()[:16]
 
 
 class FactsCache:
@@ -64,8 +82,9 @@ class FactsCache:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._salt = f"{__version__}/{FORMAT}"
-        self._index_path = os.path.join(directory, f"index-{__version__}-{FORMAT}.json")
+        self._salt = f"{__version__}/{FORMAT}/{code_fingerprint()}"
+        salt_id = hashlib.sha256(self._salt.encode()).hexdigest()[:16]
+        self._index_path = os.path.join(directory, f"index-{salt_id}.json")
         self._index: dict[str, list[object]] = self._load_index()
         self._dirty = False
         self._prepared = False
@@ -105,7 +124,7 @@ class FactsCache:
     def _entry(self, key: str) -> str:
         return os.path.join(self.directory, "facts", key[:2], key)
 
-    def get(self, key: str, path: str) -> ModuleFacts | None:
+    def get(self, key: str, path: str) -> ExtractResult | None:
         try:
             with open(self._entry(key), "rb") as handle:
                 facts = decode(handle.read())
@@ -115,12 +134,59 @@ class FactsCache:
             self.misses += 1
             return None
         self.hits += 1
+        if isinstance(facts, FileError):
+            return FileError(path, facts.kind, facts.message, facts.line, facts.column)
         facts.path = path
         return facts
 
-    def put(self, key: str, facts: ModuleFacts) -> None:
+    def get_spans(self, key: str) -> list[Span] | None:
+        """Located nodes of a file (see ``conclint.locate``), when cached intact."""
+        try:
+            with open(self._entry(key) + ".spans", "rb") as handle:
+                blob = handle.read()
+        except OSError:
+            return None
+        head = len(_SPANS_MAGIC) + 32
+        if not blob.startswith(_SPANS_MAGIC) or hashlib.sha256(blob[head:]).digest() != \
+                blob[len(_SPANS_MAGIC):head] or (len(blob) - head) % 16:
+            return None
+        numbers = array("i")
+        numbers.frombytes(blob[head:])
+        return [Span(*numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
+
+    def put_spans(self, key: str, spans: list[Span]) -> None:
+        numbers = array("i", (n for s in spans for n in (s.line, s.column, s.end_line,
+                                                         s.end_column)))
+        payload = numbers.tobytes()
+        self._prepare()
+        _atomic_write(self._entry(key) + ".spans",
+                      _SPANS_MAGIC + hashlib.sha256(payload).digest() + payload)
+
+    def put(self, key: str, facts: ExtractResult) -> None:
         self._prepare()
         _atomic_write(self._entry(key), encode(facts))
+
+    def run_key(self, keys: list[str], settings: str) -> str:
+        """The identity of a whole run: every file's key, its path, and the settings."""
+        digest = hashlib.sha256(f"{self._salt}\0{settings}".encode())
+        for key in keys:
+            digest.update(key.encode() + b"\0")
+        return digest.hexdigest()
+
+    def get_run(self, run_key: str) -> list[Diagnostic] | None:
+        """The diagnostics of an identical earlier run (JSON, so nothing can execute)."""
+        try:
+            with open(self._entry(run_key) + ".run", encoding="utf-8") as handle:
+                rows = json.load(handle)
+            return [Diagnostic(**{**row, "related": tuple(Related(**r) for r in row["related"])})
+                    for row in rows]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def put_run(self, run_key: str, diagnostics: list[Diagnostic]) -> None:
+        rows = [{**asdict(d), "related": [asdict(r) for r in d.related]} for d in diagnostics]
+        self._prepare()
+        _atomic_write(self._entry(run_key) + ".run", json.dumps(rows).encode())
 
     def save(self) -> None:
         if self._dirty:

@@ -52,6 +52,7 @@ class Call:
     discarded: bool = False  # an expression statement: the result is dropped
     target: str | None = None  # dotted text of the name/attribute the result is assigned to
     in_test: bool = False  # part of an ``if``/``while`` test
+    sink: str | None = None  # where the result flows, beyond ``target`` (see ``Function.uses``)
 
 
 @dataclass(slots=True)
@@ -62,7 +63,15 @@ class Acquire:
     loc: Loc
     held: tuple[int, ...]  # acquisitions already held (indices into the same list)
     kind: str  # "with" | "async-with" | "acquire" | "try-acquire"
+    # A manual acquire that this function releases later: the lock is used as a mutex here.
+    # One never released here is handed off (a signal, or a wrapper like ``__enter__``).
+    paired: bool = False
     end: Loc = 0  # a ``with``: the last ordinal inside its body (where the block is left)
+
+    @property
+    def structured(self) -> bool:
+        """Held like a mutex: by ``with``, or by ``acquire()`` with a later ``release()``."""
+        return self.kind in ("with", "async-with") or self.paired
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,28 @@ class ReleaseIssue:
     loc: Loc
     reason: str
     related: Loc | None = None
+
+
+# The test of an ``if``/``while``, reduced to what rank and flow analyses need: a small tree
+# of tuples. ("and"|"or", a, b), ("not", a), ("cmp", op, left, right), and the terms
+# ("atom", dotted text, string constants inside it), ("const", value),
+# ("consts", values of a literal tuple/list/set), ("?",) for anything else.
+Test = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A point where control splits, with the ordinal ranges of its arms.
+
+    Every node numbered while its arm was walked has an ordinal in ``(start, end]``.
+    ``kind``: "if", "while", "for", "except" (a handler), "finally", "case".
+    """
+
+    kind: str
+    loc: Loc
+    test: Test | None
+    body: tuple[Loc, Loc]
+    orelse: tuple[Loc, Loc] | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +161,23 @@ class Function:
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
     yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
     release_issues: list[ReleaseIssue] = field(default_factory=list)
+    # Suspension points other than awaited calls (``await fut``, ``async for``), each with
+    # the acquisitions held there (awaited calls are ``Call``s with ``awaited``).
+    suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)  # in source order
+    exits: list[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
+    # Where parameters, assigned names and ``self.x`` are used *as values* (not as receivers):
+    # "=T" assigned to T, "[T" element of a container assigned to T, "(N" argument of the call
+    # at ordinal N, "return", "yield", "with", "for:N" iterated by the loop at N, "^" used by a
+    # nested function, "global" declared global/nonlocal, "?" any other flow.
+    uses: dict[str, set[str]] = field(default_factory=dict)
+    loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
+    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) of loops
+    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value (not on self)
+    catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
+    # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
+    # "last" is a huge number when the body cannot fall through (return/raise/break).
+    exclusive_ifs: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
     accesses: list[Access] = field(default_factory=list)
     # ordinal ranges [start, end) of statements right before a ``return``/``raise`` of the
     # same block: a call there is the last thing the function does on that path
@@ -161,6 +209,8 @@ class ModuleFacts:
     global_locs: dict[str, Loc] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
+    star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
+    main_guards: list[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
     guards: list[Guard] = field(default_factory=list)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from conclint.discover import SourceFile
@@ -63,23 +64,33 @@ def _chunks(files: list[tuple[int, SourceFile]]) -> list[list[tuple[int, SourceF
 
 
 def extract_files(
-    files: list[SourceFile], jobs: int, cache: FactsCache | None
+    files: list[SourceFile], jobs: int, cache: FactsCache | None,
+    keys: list[str | None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[ExtractResult]:
-    """Facts (or the reason why not) for every file, in the order given."""
+    """Facts (or the reason why not) for every file, in the order given.
+
+    ``keys`` are the files' cache keys when the caller already computed them; ``progress``
+    hears how many files each step finished.
+    """
+    report = progress or (lambda done: None)
     results: list[ExtractResult | None] = [None] * len(files)
-    keys: list[str | None] = [None] * len(files)
+    keys = keys or [None] * len(files)
     todo: list[tuple[int, SourceFile]] = []
     for index, source in enumerate(files):
         if cache is not None:
-            keys[index] = cache.key(source.path, source.module, source.is_package)
+            if keys[index] is None:
+                keys[index] = cache.key(source.path, source.module, source.is_package)
             if keys[index] is not None:
                 results[index] = cache.get(keys[index], source.path)  # type: ignore[arg-type]
         if results[index] is None:
             todo.append((index, source))
+    report(len(files) - len(todo))
     if jobs <= 1 or len(todo) <= 1:
         fresh = _extract_jobs([(f.path, f.module, f.is_package) for _, f in todo])
         for (index, _), result in zip(todo, fresh):
             results[index] = result
+        report(len(todo))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             chunks = _chunks(todo)
@@ -97,10 +108,13 @@ def extract_files(
                     ]
                 for (index, _), result in zip(chunk, chunk_results):
                     results[index] = result
+                report(len(chunk))
     if cache is not None:
         for index, _ in todo:
             result, key = results[index], keys[index]
-            if isinstance(result, ModuleFacts) and key is not None:
+            if key is not None and (isinstance(result, ModuleFacts) or (
+                isinstance(result, FileError) and result.kind == "parse"
+            )):
                 cache.put(key, result)
         cache.save()
     return [r if r is not None else FileError(f.path, "internal", "no result")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 
 from conclint.extract.facts import Loc, ReleaseIssue
-from conclint.extract.text import dotted, literal
+from conclint.extract.text import dotted, is_try_acquire, lock_method_call
 
 LocOf = Callable[[cst.CSTNode], Loc]
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -22,12 +22,27 @@ _EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
 
 
 def check_releases(body: cst.BaseSuite, loc_of: LocOf) -> list[ReleaseIssue]:
-    """Issues for the blocking ``acquire()`` statements of one function body."""
-    released = {r for r in _lock_calls(body, "release")}
+    """Issues for the blocking ``acquire()`` statements of one function body.
+
+    Only an acquire whose next operation on the same lock in the function is a
+    ``release()`` uses the lock as a mutex. One followed by nothing hands the lock off (a
+    wrapper such as ``__enter__``, a re-acquire that restores ownership); one followed by
+    another ``acquire()`` waits for a different thread to release it (a signal).
+    """
+    ops = sorted(
+        (loc_of(call), method, text)
+        for method in ("acquire", "release")
+        for text, call in _lock_calls(body, method)
+    )
     issues: list[ReleaseIssue] = []
-    if released:
-        _check_block(_statements(body), frozenset(), released, loc_of, issues)
+    if any(method == "release" for _, method, _ in ops):
+        _check_block(_statements(body), (), frozenset(), frozenset(), ops, loc_of, issues)
     return issues
+
+
+def _used_as_mutex(ops: list[tuple[Loc, str, str]], lock: str, at: Loc) -> bool:
+    following = next((method for loc, method, text in ops if loc > at and text == lock), None)
+    return following == "release"
 
 
 def _statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
@@ -45,7 +60,8 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(c for c in reversed(current.children) if not isinstance(c, _SCOPES))
 
 
-def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[str]:
+def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[tuple[str, cst.Call]]:
+    """``X.method(...)`` calls under ``node``: (receiver text, call)."""
     for sub in _walk(node):
         if (
             isinstance(sub, cst.Call)
@@ -54,77 +70,102 @@ def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[str]:
         ):
             receiver = dotted(sub.func.value)
             if receiver is not None:
-                yield receiver
+                yield receiver, sub
+
+
+def _released(node: cst.CSTNode) -> frozenset[str]:
+    return frozenset(text for text, _ in _lock_calls(node, "release"))
 
 
 def _blocking_acquire(stmt: cst.BaseStatement) -> tuple[str, cst.Call] | None:
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return None
     small = stmt.body[0]
-    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+    if not isinstance(small, cst.Expr):
         return None
-    call = small.value
-    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "acquire"):
-        return None
-    for i, arg in enumerate(call.args):
-        key = arg.keyword.value if arg.keyword else None
-        if key == "timeout" or (key is None and i == 1):
-            return None
-        if key in ("blocking", None) and literal(arg.value) in (False, 0):
-            return None
-    receiver = dotted(call.func.value)
-    return (receiver, call) if receiver is not None else None
+    acquired = lock_method_call(small.value, "acquire")
+    return None if acquired is None or is_try_acquire(acquired[1]) else acquired
 
 
 def _finally_releases(stmt: cst.CSTNode) -> frozenset[str]:
     if isinstance(stmt, (cst.Try, cst.TryStar)) and stmt.finalbody is not None:
-        return frozenset(_lock_calls(stmt.finalbody, "release"))
+        return _released(stmt.finalbody)
+    return frozenset()
+
+
+def _else_releases(stmt: cst.CSTNode) -> frozenset[str]:
+    """``try: X.acquire() except ...: ... else: X.release()`` releases what the body took."""
+    if isinstance(stmt, (cst.Try, cst.TryStar)) and stmt.orelse is not None:
+        return _released(stmt.orelse)
     return frozenset()
 
 
 def _is_release_of(stmt: cst.BaseStatement, lock: str) -> bool:
     if isinstance(stmt, cst.SimpleStatementLine):
-        return any(
-            isinstance(s, cst.Expr) and lock in _lock_calls(s, "release") for s in stmt.body
-        )
+        return any(isinstance(s, cst.Expr) and lock in _released(s) for s in stmt.body)
     return False
 
 
 def _check_block(
     stmts: Sequence[cst.BaseStatement],
+    after: Sequence[cst.BaseStatement],
     protected: frozenset[str],
-    released: set[str],
+    last_ok: frozenset[str],
+    ops: list[tuple[Loc, str, str]],
     loc_of: LocOf,
     issues: list[ReleaseIssue],
 ) -> None:
+    """``after``: what runs once this block falls through (the rest of the enclosing
+    blocks); ``protected``: released by an enclosing ``finally``; ``last_ok``: released by
+    the ``else`` of the ``try`` whose body this is, if the acquire is its last statement."""
     for i, stmt in enumerate(stmts):
         acquired = _blocking_acquire(stmt)
         if acquired is not None:
             lock, call = acquired
-            if lock in released and lock not in protected:
-                following = stmts[i + 1] if i + 1 < len(stmts) else None
-                if following is None or lock not in _finally_releases(following):
-                    issue = _diagnose(lock, call, stmts[i + 1:], loc_of)
-                    if issue is not None:
-                        issues.append(issue)
+            at = loc_of(call)
+            if lock in protected or (i == len(stmts) - 1 and lock in last_ok):
+                continue
+            if not _used_as_mutex(ops, lock, at):
+                continue
+            following = stmts[i + 1] if i + 1 < len(stmts) else None
+            if following is None or lock not in _finally_releases(following):
+                issue = _diagnose(lock, call, [*stmts[i + 1:], *after], loc_of)
+                if issue is not None:
+                    issues.append(issue)
             continue
-        inner_protected = protected | _finally_releases(stmt)
-        for suite in _suites(stmt):
-            _check_block(_statements(suite), inner_protected, released, loc_of, issues)
+        inner = protected | _finally_releases(stmt)
+        rest = [*stmts[i + 1:], *after]
+        for suite, else_released in _suites(stmt):
+            _check_block(_statements(suite), rest, inner, else_released, ops, loc_of, issues)
 
 
-def _suites(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
-    if isinstance(stmt, _SCOPES) or isinstance(stmt, cst.SimpleStatementLine):
-        return
-    for child in stmt.children:
-        if isinstance(child, cst.BaseSuite):
-            yield child
-        elif isinstance(child, (cst.If, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
-                                cst.Finally, cst.MatchCase)):
-            yield from _suites(child)
-    if isinstance(stmt, cst.Match):
+def _suites(stmt: cst.BaseStatement) -> Iterator[tuple[cst.BaseSuite, frozenset[str]]]:
+    """The blocks nested in a compound statement (same function), each with what the
+    ``else`` of its ``try`` releases."""
+    none: frozenset[str] = frozenset()
+    if isinstance(stmt, cst.If):
+        yield stmt.body, none
+        if isinstance(stmt.orelse, cst.If):
+            yield from _suites(stmt.orelse)
+        elif stmt.orelse is not None:
+            yield stmt.orelse.body, none
+    elif isinstance(stmt, (cst.For, cst.While)):
+        yield stmt.body, none
+        if stmt.orelse is not None:
+            yield stmt.orelse.body, none
+    elif isinstance(stmt, cst.With):
+        yield stmt.body, none
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        yield stmt.body, _else_releases(stmt)
+        for handler in stmt.handlers:
+            yield handler.body, none
+        if stmt.orelse is not None:
+            yield stmt.orelse.body, none
+        if stmt.finalbody is not None:
+            yield stmt.finalbody.body, none
+    elif isinstance(stmt, cst.Match):
         for case in stmt.cases:
-            yield case.body
+            yield case.body, none
 
 
 def _diagnose(
@@ -155,7 +196,7 @@ def _diagnose(
                         where(stmt),
                     )
             return None
-        if lock in _lock_calls(stmt, "release"):
+        if lock in _released(stmt):
             return ReleaseIssue(
                 lock, loc,
                 f"`{lock}.release()` is not reached on every path (it is inside a branch)",

@@ -56,7 +56,10 @@ def split(text: str) -> list[str]:
 class Program:
     """All analysed modules, indexed for name resolution."""
 
-    def __init__(self, modules: Iterable[ModuleFacts]) -> None:
+    def __init__(self, modules: Iterable[ModuleFacts],
+                 extra_classes: Iterable[str] = ()) -> None:
+        """``extra_classes``: external classes declared by the user (``[tool.conclint]``)."""
+        self.known_classes = KNOWN_CLASSES | frozenset(extra_classes)
         self.modules: dict[str, ModuleFacts] = {}
         self.functions: dict[str, Where] = {}
         self.classes: dict[str, tuple[ModuleFacts, ClassDef]] = {}
@@ -66,6 +69,8 @@ class Program:
         self._memo: dict[tuple[str, str], Value | None] = {}
         self._call_memo: dict[tuple[str, str], CallTarget] = {}
         self._mro_memo: dict[str, list[str]] = {}
+        self._owner_memo: dict[tuple[str, str], str | None] = {}
+        self._method_memo: dict[tuple[str, str, bool], str | None] = {}
         for facts in sorted(modules, key=lambda m: m.path):
             name = facts.module
             if name in self.modules:  # two files claim one module name: keep both
@@ -86,6 +91,12 @@ class Program:
                 self.classes[f"{name}.{cls.qualname}"] = (facts, cls)
                 if "." not in cls.qualname:
                     self._top_classes[name][cls.qualname] = cls
+        self._members: dict[str, set[str]] = {name: set(cls.attrs)
+                                              for name, (_, cls) in self.classes.items()}
+        for qualname in [*self.functions, *self.classes]:
+            owner, _, member = qualname.rpartition(".")
+            if owner in self._members:
+                self._members[owner].add(member)
 
     # ------------------------------------------------------------- queries
     def where(self, qualname: str) -> Where:
@@ -102,24 +113,45 @@ class Program:
         return iter(self.functions.values())
 
     def mro(self, cls_qualname: str) -> list[str]:
-        """The analysed classes in ``cls``'s method resolution order (depth-first, deduplicated)."""
+        """The analysed classes in ``cls``'s method resolution order (depth-first, deduplicated).
+
+        Iterative, so an inheritance chain thousands of classes long cannot exhaust the
+        stack; a cyclic base (``class A(B)`` and ``class B(A)`` in two files) is cut."""
         memo = self._mro_memo.get(cls_qualname)
         if memo is not None:
             return memo
-        self._mro_memo[cls_qualname] = [cls_qualname]  # guards against cyclic bases
-        order: list[str] = [cls_qualname]
+        visiting: set[str] = set()
+        stack: list[tuple[str, list[str] | None]] = [(cls_qualname, None)]
+        while stack:
+            name, bases = stack[-1]
+            if bases is None:
+                if name in self._mro_memo:
+                    stack.pop()
+                    continue
+                visiting.add(name)
+                bases = self._base_classes(name)
+                stack[-1] = (name, bases)
+                missing = [b for b in bases if b not in self._mro_memo and b not in visiting]
+                if missing:
+                    stack.extend((b, None) for b in reversed(missing))
+                    continue
+            stack.pop()
+            order = {name: None}
+            for base in bases:
+                order.update(dict.fromkeys(self._mro_memo.get(base, [base])))
+            self._mro_memo[name] = list(order)
+            visiting.discard(name)
+        return self._mro_memo[cls_qualname]
+
+    def _base_classes(self, cls_qualname: str) -> list[str]:
+        """The analysed classes named in ``cls``'s bases, in order."""
         entry = self.classes.get(cls_qualname)
-        if entry is not None:
-            module, cls = entry
-            top = self._module_scope(module)
-            for base in cls.bases:
-                value = self.resolve(top, base)
-                if isinstance(value, Class):
-                    for name in self.mro(value.qualname):
-                        if name not in order:
-                            order.append(name)
-        self._mro_memo[cls_qualname] = order
-        return order
+        if entry is None:
+            return []
+        module, cls = entry
+        top = self._module_scope(module)
+        values = (self.resolve(top, base) for base in cls.bases)
+        return [v.qualname for v in values if isinstance(v, Class)]
 
     def external_bases(self, cls_qualname: str) -> list[str]:
         """Canonical names of the external classes ``cls`` derives from (``threading.Thread``)."""
@@ -134,16 +166,42 @@ class Program:
         return names
 
     def method(self, cls_qualname: str, name: str, skip_own: bool = False) -> str | None:
-        """Qualified name of ``name`` looked up along the MRO."""
-        for owner in self.mro(cls_qualname)[1 if skip_own else 0:]:
-            candidate = f"{owner}.{name}"
-            if candidate in self.functions:
-                return candidate
-        return None
+        """Qualified name of ``name`` looked up along the MRO (memoised: hierarchies can be
+        thousands of classes deep)."""
+        key = (cls_qualname, name, skip_own)
+        if key not in self._method_memo:
+            found = None
+            for owner in self.mro(cls_qualname)[1 if skip_own else 0:]:
+                if f"{owner}.{name}" in self.functions:
+                    found = f"{owner}.{name}"
+                    break
+            self._method_memo[key] = found
+        return self._method_memo[key]
 
     def assignment_call(self, scope_qualname: str, target: str) -> Call | None:
         """The call whose result was assigned to ``target`` in that function."""
         return self._assignments.get((scope_qualname, target))
+
+    def creation(self, where: Where, text: str) -> Call | None:
+        """The call that created the object ``text`` names (a local, a global, or an
+        attribute of ``self``), to read its arguments (``Queue(maxsize=8)``)."""
+        fn = where.function
+        head, _, attr = text.partition(".")
+        if not attr:
+            if head in fn.locals:
+                return self.assignment_call(where.qualname, head)
+            top = f"{where.module.module}.<module>"
+            return self.assignment_call(top, head) if head in where.module.globals else None
+        if "." in attr or fn.cls is None or not fn.params or head != fn.params[0]:
+            return None
+        for owner in self.mro(f"{where.module.module}.{fn.cls}"):
+            module, cls = self.classes[owner]
+            if attr in cls.attrs:
+                scope = self.functions.get(f"{module.module}.{cls.attr_scope[attr]}")
+                if scope is None or not scope.function.params:
+                    return None
+                return self.assignment_call(scope.qualname, f"{scope.function.params[0]}.{attr}")
+        return None
 
     # ---------------------------------------------------------- resolution
     def resolve(self, where: Where, text: str) -> Value | None:
@@ -203,6 +261,8 @@ class Program:
             return CallTarget(None, value.name, False, receiver)
         if isinstance(value, Instance) and value.in_tree:
             return CallTarget(self.method(value.type, "__call__"), None, False, receiver)
+        if isinstance(value, Instance):  # ``pipe(text)`` on a transformers pipeline
+            return CallTarget(None, canonical(f"{value.type}.__call__"), False, receiver)
         return CallTarget(None, None, via_self, receiver)
 
     def _module_scope(self, module: ModuleFacts) -> Where:
@@ -224,25 +284,27 @@ class Program:
         return value
 
     def _head(self, where: Where, name: str, depth: int) -> Value | None:
-        fn, module = where.function, where.module
-        if name in fn.params:
-            index = fn.params.index(name)
-            if index == 0 and fn.cls is not None and "staticmethod" not in fn.decorators:
-                owner = f"{module.module}.{fn.cls}"
-                if "classmethod" in fn.decorators:
-                    return Class(owner)
-                return Instance(owner, in_tree=True, via_self=True)
-            return Param(where.qualname, index)
-        if name in fn.nested:
-            return Func(f"{module.module}.{fn.nested[name]}")
-        if name in fn.locals:
-            value = self._resolve(where, split(fn.locals[name]), depth + 1)
-            return self._bind(value, where, f"{where.qualname}.{name}",
-                              fn.local_locs[name], False, name)
-        outer = self._enclosing(where)
-        if outer is not None:
-            return self._head(outer, name, depth + 1)
-        return self._member(module, name, depth)
+        """The first name of dotted text: looked up in the function, then outwards through
+        the enclosing functions (a loop: lambdas can nest thousands deep), then the module."""
+        scope: Where | None = where
+        while scope is not None:
+            fn, module = scope.function, scope.module
+            if name in fn.params:
+                index = fn.params.index(name)
+                if index == 0 and fn.cls is not None and "staticmethod" not in fn.decorators:
+                    owner = f"{module.module}.{fn.cls}"
+                    if "classmethod" in fn.decorators:
+                        return Class(owner)
+                    return Instance(owner, in_tree=True, via_self=True)
+                return Param(scope.qualname, index)
+            if name in fn.nested:
+                return Func(f"{module.module}.{fn.nested[name]}")
+            if name in fn.locals:
+                value = self._resolve(scope, split(fn.locals[name]), depth + 1)
+                return self._bind(value, scope, f"{scope.qualname}.{name}",
+                                  fn.local_locs[name], False, name)
+            scope = self._enclosing(scope)
+        return self._member(where.module, name, depth)
 
     def _enclosing(self, where: Where) -> Where | None:
         qualname = where.function.qualname
@@ -255,6 +317,8 @@ class Program:
 
     def _member(self, module: ModuleFacts, name: str, depth: int) -> Value | None:
         """A name at the top level of ``module``: a def, a class, a global, an import."""
+        if depth > _MAX_DEPTH:
+            return None
         mod = module.module
         if name in self._top_functions[mod]:
             return Func(f"{mod}.{name}")
@@ -270,6 +334,11 @@ class Program:
         submodule = f"{mod}.{name}"
         if submodule in self.modules:
             return Module(submodule)
+        for star in module.star_imports:  # asyncio/__init__.py's ``from .tasks import *``
+            if star in self.modules and star != mod:
+                value = self._member(self.modules[star], name, depth + 1)
+                if value is not None:
+                    return value
         if name in BUILTINS:
             return External(f"builtins.{name}")
         return None
@@ -295,6 +364,8 @@ class Program:
             member = self._member(self.modules[value.name], attr, depth + 1)
             if member is None and f"{value.name}.{attr}" in self.modules:
                 return Module(f"{value.name}.{attr}")
+            if member is None and "__getattr__" in self._top_functions[value.name]:
+                return External(canonical(f"{value.name}.{attr}"))  # PEP 562 lazy export
             return member
         if isinstance(value, (Class, Instance)) and (
             isinstance(value, Class) or value.in_tree
@@ -313,7 +384,8 @@ class Program:
     def _class_attribute(self, value: Class | Instance, attr: str, depth: int) -> Value | None:
         owner_name = value.qualname if isinstance(value, Class) else value.type
         via_self = isinstance(value, Instance) and value.via_self
-        for owner in self.mro(owner_name):
+        owner = self._attribute_owner(owner_name, attr)
+        if owner is not None:
             method = f"{owner}.{attr}"
             if method in self.functions:
                 return Func(method)
@@ -332,10 +404,19 @@ class Program:
                 if isinstance(bound, Instance) and bound.via_self:
                     return Instance(bound.type, bound.in_tree)
                 return bound
-            nested = f"{owner}.{attr}"
-            if nested in self.classes:
-                return Class(nested)
+            return Class(f"{owner}.{attr}")
         return None
+
+    def _attribute_owner(self, cls_qualname: str, attr: str) -> str | None:
+        """The first class along the MRO that defines ``attr`` (a method, an attribute or a
+        nested class); memoised, so a long hierarchy is walked once per name."""
+        key = (cls_qualname, attr)
+        if key in self._owner_memo:
+            return self._owner_memo[key]
+        members = self._members
+        found = next((owner for owner in self.mro(cls_qualname) if attr in members[owner]), None)
+        self._owner_memo[key] = found
+        return found
 
     def _called(self, where: Where, value: Value, depth: int) -> Value | None:
         if isinstance(value, Class):
@@ -348,7 +429,7 @@ class Program:
             if name in RETURNS:
                 target = RETURNS[name]
                 return External(target) if target == "multiprocessing" else Instance(target, False)
-            if name in KNOWN_CLASSES:
+            if name in self.known_classes:
                 return Instance(name, in_tree=False)
         return None
 

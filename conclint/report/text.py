@@ -9,6 +9,7 @@ from collections import Counter
 from rich.console import Console
 from rich.markup import escape
 
+from conclint.baseline import BaselineOutcome
 from conclint.diagnostics import Diagnostic
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
@@ -20,7 +21,8 @@ def _source_line(path: str, line: int) -> str | None:
 
 
 def render_text(console: Console, diagnostics: list[Diagnostic], files: int,
-                show_source: bool = True) -> None:
+                show_source: bool = True, *, summary: bool = True,
+                baseline: BaselineOutcome | None = None) -> None:
     for d in diagnostics:
         style = _SEVERITY_STYLE.get(d.severity, "")
         console.print(
@@ -40,18 +42,53 @@ def render_text(console: Console, diagnostics: list[Diagnostic], files: int,
                 f"    [dim]{escape(r.path)}:{r.line}:{r.column}:[/dim] {escape(r.message)}",
                 highlight=False, soft_wrap=True,
             )
-    render_summary(console, diagnostics, files)
+    if summary:
+        render_summary(console, diagnostics, files, baseline)
 
 
-def render_summary(console: Console, diagnostics: list[Diagnostic], files: int) -> None:
-    if not diagnostics:
-        console.print(f"[green]No concurrency issues found[/green] in {files} "
-                      f"file{'s' if files != 1 else ''}.", highlight=False)
-        return
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def render_statistics(console: Console, diagnostics: list[Diagnostic], files: int, *,
+                      summary: bool = True, baseline: BaselineOutcome | None = None) -> None:
+    """``--statistics``: one line per rule with its count, most frequent first."""
     counts = Counter((d.code, d.name) for d in diagnostics)
-    console.print()
+    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        console.print(f"{count:>5}  {code}  {name}", highlight=False)
+    if summary:
+        _render_total(console, diagnostics, files, baseline)
+
+
+def render_summary(console: Console, diagnostics: list[Diagnostic], files: int,
+                   baseline: BaselineOutcome | None = None) -> None:
+    """The per-rule counts and the total: what a terminal shows after the findings."""
+    counts = Counter((d.code, d.name) for d in diagnostics)
+    if counts:
+        console.print()
     for (code, name), count in sorted(counts.items()):
         console.print(f"  {count:>5}  {code} {name}", highlight=False)
-    total = len(diagnostics)
-    console.print(f"[bold]Found {total} issue{'s' if total != 1 else ''}[/bold] in {files} "
-                  f"file{'s' if files != 1 else ''}.", highlight=False)
+    _render_total(console, diagnostics, files, baseline)
+
+
+def _render_total(console: Console, diagnostics: list[Diagnostic], files: int,
+                  baseline: BaselineOutcome | None) -> None:
+    if diagnostics:
+        console.print(f"[bold]Found {_plural(len(diagnostics), 'issue')}[/bold] in "
+                      f"{_plural(files, 'file')}.", highlight=False)
+    else:
+        console.print(f"[green]No concurrency issues found[/green] in {_plural(files, 'file')}.",
+                      highlight=False)
+    for line in baseline_notes(baseline):
+        console.print(line, highlight=False, markup=False)
+
+
+def baseline_notes(baseline: BaselineOutcome | None) -> list[str]:
+    """What the baseline hid, and how many of its entries are no longer needed."""
+    if baseline is None:
+        return []
+    notes = [f"{_plural(baseline.matched, 'finding')} in the baseline not shown."]
+    if baseline.fixed:
+        notes.append(f"{_plural(baseline.fixed, 'fixed finding')} can be removed from the "
+                     "baseline (rerun with --write-baseline).")
+    return notes
