@@ -117,6 +117,10 @@ class _Races:
     def _overlap(self, u: Use, a: str, v: Use, b: str) -> bool:
         """Whether ``u`` running in context ``a`` can happen while ``v`` runs in ``b``."""
         threads = self.threads
+        if self.state.space[u.key] == "closure" and not (
+            self.closure_thread(u.key, a) or (a != b and self.closure_thread(u.key, b))
+        ):
+            return False  # another call of the owner has its own cell
         if a == b:
             attribute = self.state.space[u.key] == "attr"
             return threads.with_itself(a, u.where.qualname, attribute) and \
@@ -133,6 +137,12 @@ class _Races:
             return False
         return not (threads.ordered(b, u.where.qualname, u.access.loc)
                     or threads.ordered(a, v.where.qualname, v.access.loc))
+
+    def closure_thread(self, key: str, context: str) -> bool:
+        """Context ``context`` runs a function nested in the owner of closure variable
+        ``key``: only such threads share the owner's cell (each call has its own)."""
+        ctx = self.threads.contexts.get(context)
+        return ctx is not None and ctx.root.startswith(key.partition(":")[0] + ".")
 
     def intent(self, use: Use) -> bool:
         """The owner of the variable (its class, module, or the function whose local it is)
@@ -286,10 +296,15 @@ def _guard_lock(analyses: Analyses, scope: Where, space: str, var: str, text: st
 
 # ---------------------------------------------------------------- CL303
 def _check_then_act(races: _Races, uses: list[Use]) -> Iterator[Finding]:
+    """One finding per test: at the first change that depends on it."""
     state = races.state
+    seen: set[tuple[str, int]] = set()
     for use in uses:
         checked = use.access.checked
         if not checked or not use.writes or use.owned or not races.in_thread(use):
+            continue
+        if (use.where.qualname, checked) in seen:
+            races.mark(use)
             continue
         if use.access.method in _TOLERANT:
             continue  # ``pop(k, None)``, ``discard``, ``setdefault``: fine either way
@@ -303,6 +318,7 @@ def _check_then_act(races: _Races, uses: list[Use]) -> Iterator[Finding]:
                          for c in [races.conflict(use, v, locks=False)] if c), None)
         if conflict is None or not races.mark(use):
             continue
+        seen.add((use.where.qualname, checked))
         name = state.display(use.key)
         related = [races.step(test, conflict.a, "tested"), *races.explain(conflict)]
         other = "another run of it" if conflict.a == conflict.b else races.describe(conflict.b)

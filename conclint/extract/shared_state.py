@@ -115,6 +115,23 @@ def iterated(node: cst.BaseExpression) -> cst.BaseExpression:
     return node
 
 
+_RACE_ERRORS = frozenset({"KeyError", "ValueError", "IndexError", "LookupError", "RuntimeError",
+                          "StopIteration"})
+
+
+def tolerates_races(handlers: Sequence[cst.ExceptHandler | cst.ExceptStarHandler]) -> bool:
+    """A ``try`` whose handlers catch what acting on a stale test raises (``del d[k]`` ->
+    KeyError, ``lst.remove(x)`` -> ValueError): the code expects to lose the race."""
+    for handler in handlers:
+        kind = handler.type
+        names = kind.elements if isinstance(kind, cst.Tuple) else [kind] if kind else []
+        for name in names:
+            node = name.value if isinstance(name, cst.Element) else name
+            if isinstance(node, cst.Name) and node.value in _RACE_ERRORS:
+                return True
+    return False
+
+
 def guard_comment(stmt: cst.SimpleStatementLine) -> str | None:
     """The lock named by a ``guarded-by`` comment at the end of or just above ``stmt``."""
     comment = stmt.trailing_whitespace.comment

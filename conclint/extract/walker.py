@@ -26,7 +26,7 @@ from conclint.extract.facts import (
 from conclint.extract.release_check import check_releases
 from conclint.extract.shared_state import (
     MUTATORS, SharedScope, Var, drop_rebound_globals, drop_unwritten_reads, guard_comment,
-    iterated, module_names,
+    iterated, module_names, tolerates_races,
 )
 from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
@@ -144,6 +144,7 @@ class ModuleWalker:
         self._suppress: cst.CSTNode | None = None  # already recorded as a store
         self._test_vars: set[Var] | None = None  # variables read by the ``if`` test being walked
         self._guard: str | None = None  # a ``guarded-by`` comment on the current line
+        self._tolerant = False  # in a ``try`` that catches what a lost race raises (KeyError)
         self._shared = SharedScope()  # the current function's (a hot-path shortcut)
         self._in_function = False
 
@@ -187,25 +188,26 @@ class ModuleWalker:
         checks = self._shared.checks
         mark = None if keep_checks else len(checks)  # an early exit's test holds to block end
         previous = 0
-        try:
-            for stmt in body:
-                start = self._count + 1
-                if type(stmt) is cst.SimpleStatementLine:
-                    if previous and type(stmt.body[0]) in _EXITS:
-                        self._scope.fn.tails.append((previous, start))
-                    lines = stmt.leading_lines
-                    self._guard = guard_comment(stmt) if (
-                        stmt.trailing_whitespace.comment is not None
-                        or (lines and lines[-1].comment is not None)) else None
-                    if not self._small_statements(stmt.body):
-                        return False
-                elif not self._compound(stmt):
-                    return False
-                previous = start
-            return True
-        finally:
-            if mark is not None:
-                del checks[mark:]
+        falls_through = True
+        for stmt in body:
+            start = self._count + 1
+            if type(stmt) is cst.SimpleStatementLine:
+                if previous and type(stmt.body[0]) in _EXITS:
+                    self._scope.fn.tails.append((previous, start))
+                lines = stmt.leading_lines
+                self._guard = guard_comment(stmt) if (
+                    stmt.trailing_whitespace.comment is not None
+                    or (lines and lines[-1].comment is not None)) else None
+                if not self._small_statements(stmt.body):
+                    falls_through = False
+                    break
+            elif not self._compound(stmt):
+                falls_through = False
+                break
+            previous = start
+        if mark is not None:
+            del checks[mark:]
+        return falls_through
 
     def _small_statements(self, statements: Sequence[cst.BaseSmallStatement]) -> bool:
         for small in statements:
@@ -511,7 +513,11 @@ class ModuleWalker:
     def _try(self, node: cst.Try | cst.TryStar) -> bool:
         scope = self._scope
         before = list(scope.held)
+        tolerant = self._tolerant
+        if tolerates_races(node.handlers):
+            self._tolerant = True  # a check-then-act in here handles losing the race
         body_ok = self._block(node.body)
+        self._tolerant = tolerant
         if body_ok and node.orelse is not None:
             body_ok = self._block(node.orelse.body)
         ends: list[list[int] | None] = [list(scope.held) if body_ok else None]
@@ -777,7 +783,13 @@ class ModuleWalker:
             if isinstance(node, cst.Name):
                 self._name_use(node.value, sink=sink)
                 if self._in_function and node is not self._suppress:
-                    self._shared_name(node, in_test)
+                    shared = self._shared  # the common case inline: a plain local
+                    if node.value in shared.bound:
+                        if in_test or shared.captured or shared.declared:
+                            self._shared_name(node, in_test)
+                    elif node.value in self._module_names or len(self._scopes) > 2 \
+                            or shared.declared or shared.captured:
+                        self._read_name(node, in_test)
             return
         if isinstance(node, cst.Call):
             self._call(node, discarded, target, in_test, awaited, sink)
@@ -1018,7 +1030,7 @@ class ModuleWalker:
         """Record a use of shared state at the current statement."""
         scope = self._scope
         access = Access(var[0], intern(var[1]), kind, self._stmt, tuple(scope.held), method)
-        if kind not in ("read", "iter"):
+        if kind not in ("read", "iter") and not self._tolerant:
             for tested, loc in reversed(self._shared.checks):
                 if var in tested:
                     access.checked = loc
