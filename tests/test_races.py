@@ -316,3 +316,153 @@ def test_free_threaded_flag_and_config_key(tmp_path: Path) -> None:
     result = run("m.py", cwd=tmp_path)
     assert result.returncode == 2
     assert "`tool.conclint.free-threaded` must be true or false" in result.stderr
+
+
+# ------------------------------------------------------------------ ownership and sharing
+def test_closure_cells_are_shared_only_with_threads_of_the_same_call(tmp_path: Path) -> None:
+    source = """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def tokenize(text):
+            count = 0
+            def bump():
+                nonlocal count
+                count += 1
+            for _ in text.split():
+                bump()
+            return count
+
+        def histogram(texts):
+            counts = {}
+            def add(text):
+                counts[len(text)] = counts.get(len(text), 0) + 1
+            with ThreadPoolExecutor() as pool:
+                list(pool.map(add, texts))
+            return counts
+
+        def main(texts):
+            with ThreadPoolExecutor() as pool:
+                return list(pool.map(tokenize, texts))
+    """
+    # every call of tokenize() has its own ``count``; the pool threads of one call of
+    # histogram() share ``counts``
+    assert findings(tmp_path, source) == {(16, "CL304")}
+
+
+def test_a_lock_handed_to_the_thread_protects(tmp_path: Path) -> None:
+    source = """
+        import threading
+
+        TOTAL = {"n": 0}
+
+        def work(lock):
+            with lock:
+                TOTAL["n"] += 1
+
+        def main():
+            lock = threading.Lock()
+            threads = [threading.Thread(target=work, args=(lock,)) for _ in range(4)]
+            for t in threads:
+                t.start()
+    """
+    assert findings(tmp_path, source) == set()
+
+
+def test_a_run_waited_for_on_the_spot_does_not_race_with_the_next(tmp_path: Path) -> None:
+    source = """
+        from concurrent.futures import ThreadPoolExecutor
+
+        COUNT = {"n": 0}
+
+        def step():
+            COUNT["n"] += 1
+
+        def loop(pool: ThreadPoolExecutor, n):
+            for _ in range(n):
+                pool.submit(step).result()
+
+        def main():
+            with ThreadPoolExecutor(1) as pool:
+                loop(pool, 10)
+    """
+    assert findings(tmp_path, source) == set()
+
+
+def test_check_then_act_that_expects_to_lose_the_race(tmp_path: Path) -> None:
+    source = """
+        from concurrent.futures import ThreadPoolExecutor
+
+        PENDING = {}
+
+        def finish(key):
+            if key in PENDING:
+                try:
+                    del PENDING[key]
+                except KeyError:
+                    pass
+            if key not in PENDING:
+                PENDING[key] = 1
+                PENDING[key] += 0
+
+        def main(keys):
+            with ThreadPoolExecutor() as pool:
+                list(pool.map(finish, keys))
+    """
+    # one finding per test (line 13), none for the tolerant delete
+    assert findings(tmp_path, source) == {(13, "CL303")}
+
+
+def test_after_fork_handlers_run_single_threaded(tmp_path: Path) -> None:
+    source = """
+        import os
+        import threading
+
+        _LOCK = threading.Lock()
+        _OPEN = {}
+
+        def register(key, value):
+            with _LOCK:
+                _OPEN[key] = value
+
+        def close(key):
+            with _LOCK:
+                _OPEN.pop(key).close()
+
+        def _reset_after_fork():
+            global _OPEN
+            _OPEN = {}
+
+        os.register_at_fork(after_in_child=_reset_after_fork)
+    """
+    assert findings(tmp_path, source) == set()
+
+
+def test_overridden_step_of_a_process_subclass_runs_in_the_child(tmp_path: Path) -> None:
+    source = """
+        import multiprocessing
+
+        class Worker(multiprocessing.Process):
+            def run(self):
+                self.step()
+
+            def step(self):
+                pass
+
+        class Counter(Worker):
+            def __init__(self):
+                super().__init__()
+                self.done = 0
+
+            def step(self):
+                self.done += 1
+
+            def report(self):
+                return self.done
+
+        def main():
+            counter = Counter()
+            counter.start()
+            counter.join()
+            print(counter.report())
+    """
+    assert findings(tmp_path, source) == {(17, "CL305")}
