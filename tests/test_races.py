@@ -466,3 +466,36 @@ def test_overridden_step_of_a_process_subclass_runs_in_the_child(tmp_path: Path)
             print(counter.report())
     """
     assert findings(tmp_path, source) == {(17, "CL305")}
+
+
+def test_after_joining_the_thread_in_another_method(tmp_path: Path) -> None:
+    source = """
+        import threading
+
+        class Collector:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._stats = {}
+                self._thread = threading.Thread(target=self._run, daemon=True)
+
+            def start(self):
+                self._thread.start()
+
+            def _run(self):
+                for i in range(100):
+                    self._stats[i] = self._stats.get(i, 0) + 1
+
+            def close(self):
+                self._thread.join()
+                self._stats.clear()
+
+            def reset(self):
+                self._stats.clear()
+
+            def summary(self):
+                with self._lock:
+                    return len(self._stats)
+    """
+    # close() clears after the join; reset() may run while the thread counts (the class
+    # owns a lock: it is meant to be used from several threads)
+    assert findings(tmp_path, source) == {(15, "CL304")}

@@ -117,8 +117,11 @@ class ThreadContexts:
         ]
         self._visit(MAIN, [(q, ROOT) for q in roots])
         self._intervals: dict[str, dict[str, list[Interval]]] = {}
+        self._joined: dict[str, dict[str, int]] = {}  # context -> function -> join ordinal
+        self._methods_memo: dict[tuple[str, str], list[Where]] | None = None
         for key, ctx in self.contexts.items():
             self._intervals[key] = self._lifetimes(ctx)
+            self._joined[key] = self._handle_joins(ctx)
         self._ordered_memo: dict[tuple[str, str], bool] = {}
         self._region_memo: dict[str, set[str]] = {}
 
@@ -149,6 +152,9 @@ class ThreadContexts:
         starts or after it has finished (program order in the starting function)."""
         if key == MAIN or key not in self._intervals:
             return False
+        joined = self._joined[key].get(function)
+        if joined is not None and loc > joined:
+            return True
         intervals = self._intervals[key].get(function)
         if intervals:
             return all(loc < start or (end is not None and loc > end)
@@ -483,6 +489,37 @@ class ThreadContexts:
             frontier = nxt
         return out
 
+    def _handle_joins(self, ctx: Context) -> dict[str, int]:
+        """Joins of a thread kept in an attribute (``self._thread = Thread(...)``) by another
+        method of the class (``close()``: ``self._thread.join()``): what follows them there
+        runs after the thread has finished."""
+        out: dict[str, int] = {}
+        for site in ctx.sites:
+            spawner = self.program.where(site.spawner)
+            fn = spawner.function
+            if site.handle is None or fn.cls is None or not fn.params or \
+                    not site.handle.startswith(fn.params[0] + "."):
+                continue
+            attr = site.handle[len(fn.params[0]) + 1:]
+            for where in self._methods().get((spawner.module.module, fn.cls), ()):
+                method = where.function
+                join = f"{method.params[0]}.{attr}.join"
+                for call in method.calls:
+                    if call.callee == join and not call.args:  # no timeout: surely finished
+                        known = out.get(where.qualname)
+                        out[where.qualname] = call.loc if known is None else min(known, call.loc)
+        return out
+
+    def _methods(self) -> dict[tuple[str, str], list[Where]]:
+        """The methods (with a ``self``) of every class, by (module, class qualname)."""
+        if self._methods_memo is None:
+            self._methods_memo = {}
+            for where in self.program.iter_functions():
+                fn = where.function
+                if fn.cls is not None and fn.params:
+                    self._methods_memo.setdefault((where.module.module, fn.cls), []).append(where)
+        return self._methods_memo
+
     def _ordered_function(self, key: str, function: str, depth: int) -> bool:
         """Every call of ``function`` from outside context ``key`` is ordered with it."""
         memo = self._ordered_memo.get((key, function))
@@ -499,6 +536,9 @@ class ThreadContexts:
         return result
 
     def _ordered_at(self, key: str, function: str, loc: int, depth: int) -> bool:
+        joined = self._joined[key].get(function)
+        if joined is not None and loc > joined:
+            return True
         intervals = self._intervals[key].get(function)
         if intervals:
             return all(loc < start or (end is not None and loc > end)
