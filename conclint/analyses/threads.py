@@ -20,7 +20,9 @@ passed it, but is not known to be the same in every run ("param").
 Order: within the function that starts a context, what runs before the start, or after
 the join (``t.join()``, ``executor.shutdown()``, the end of ``with executor:``, a blocking
 ``pool.map``, an awaited ``to_thread``), does not run concurrently with it; the same holds
-in its callers around the call, and in functions called only from such ordered points.
+in its callers around the call, in functions called only from such ordered points, and in
+another method of the class after it joins the thread kept in an attribute
+(``close()``: ``self._thread.join()``).
 """
 
 from __future__ import annotations

@@ -181,6 +181,13 @@ class _Races:
         return Step(use.path, use.access.loc,
                     f"`{self.state.display(use.key)}` {verb}{where}, {self.locks_text(use)}")
 
+    def located(self, use: Use) -> list[Step]:
+        """The use, in the thread it runs in when one is known, with where that starts."""
+        thread = next((k for k in self.contexts(use) if k != MAIN), None)
+        if thread is None:
+            return [self.step(use, None)]
+        return [self.step(use, thread), *self.starts(thread)]
+
     def starts(self, *keys: str) -> list[Step]:
         steps: list[Step] = []
         for key in dict.fromkeys(keys):
@@ -272,7 +279,7 @@ def _guards(analyses: Analyses, races: _Races) -> dict[str | None, list[Finding]
                     f"`{state.display(key)}` is declared `guarded-by={guard.lock}` but is "
                     f"{verb} here without holding `{short(lock)}`",
                     [Step(facts.path, guard.loc, f"declared guarded by `{guard.lock}` here"),
-                     races.step(use, None)],
+                     *races.located(use)],
                 ))
     return out
 
@@ -406,7 +413,7 @@ def _inconsistent_locking(races: _Races, key: str, uses: list[Use]) -> Iterator[
             f"`{state.display(key)}` is {_VERBS[use.access.kind]} here without "
             f"`{short(lock)}`, which guards it everywhere else; a thread holding the lock "
             "can see it change halfway",
-            [races.step(use, None), races.step(witness[lock], None)],
+            [*races.located(use), *races.located(witness[lock])],
         )
 
 
