@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                         ".conclint_cache next to the project's pyproject.toml)")
     parser.add_argument("--profile", action="store_true",
                         help="print where the time went to stderr")
+    parser.add_argument("--free-threaded", action="store_true",
+                        help="the code runs on free-threaded CPython (no GIL): report data "
+                        "races (CL301, CL303, CL304) as errors")
     parser.add_argument("--version", action="version", version=f"conclint {__version__}")
     return parser
 
@@ -164,7 +167,8 @@ def _lint(args: argparse.Namespace) -> int:
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
         result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
                          _cache(args, pyproject), timings, progress,
-                         extensions=config.knowledge())
+                         extensions=config.knowledge(),
+                         free_threaded=args.free_threaded or config.free_threaded)
     if args.verbose:
         for trace in result.tracebacks:
             _console(sys.stderr).print(trace, highlight=False, markup=False)

@@ -46,7 +46,7 @@ def locate(finding: Finding, locator: Locator) -> Diagnostic:
         span = locator.span(step.path, step.loc)
         related.append(Related(step.path, span.line, span.column, step.message))
     return diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
-                           finding.message, tuple(related))
+                      finding.message, tuple(related), finding.severity)
 
 
 def run_checks(
@@ -76,9 +76,11 @@ def analyse(
     timings: Timings | None = None,
     progress: Callable[[int], None] | None = None,
     extensions: KnowledgeExtensions | None = None,
+    free_threaded: bool = False,
 ) -> Result:
     """Run the pipeline; ``progress`` is told how many files each extraction step finished;
-    ``extensions`` are the user's additions to the API knowledge (``blocking-calls``)."""
+    ``extensions`` are the user's additions to the API knowledge (``blocking-calls``);
+    ``free_threaded``: the code runs without the GIL (data races are reported as errors)."""
     timings = timings or Timings()
     keys: list[str | None] = [None] * len(files)
     run_key = None
@@ -88,6 +90,7 @@ def analyse(
             if all(keys):
                 settings = ",".join(sorted(enabled)) + "\0" + "\0".join(f.path for f in files)
                 settings += "\0" + repr(extensions)  # the user's API knowledge changes results
+                settings += f"\0free-threaded={free_threaded}"  # so do race severities
                 run_key = cache.run_key([k for k in keys if k], settings)
                 earlier = cache.get_run(run_key)
                 if earlier is not None:
@@ -105,7 +108,7 @@ def analyse(
         declared = extensions.blocking_calls if extensions else ()
         program = Program(facts, declared_owners(canonical(name) for name in declared),
                           extensions.lock_factories if extensions else ())
-        analyses = Analyses(program, timings, extensions)
+        analyses = Analyses(program, timings, extensions, free_threaded)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):

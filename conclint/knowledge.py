@@ -272,3 +272,8 @@ API_TABLES = (
     _lifecycle.DATALOADERS, _lifecycle.DURABLE_WRITES, _lifecycle.OPENERS,
     _lifecycle.HANDSHAKES, _lifecycle.FORKS, _lifecycle.FED_QUEUES, _lifecycle.PARTIALS,
 )
+
+# --- shared state and races (CL3xx): their tables live in knowledge_races.py -----------
+from conclint import knowledge_races as _races  # noqa: E402 - tables of the CL3xx rules
+
+API_TABLES = (*API_TABLES, *_races.TABLES)

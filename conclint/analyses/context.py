@@ -13,6 +13,8 @@ from conclint.analyses.handles import Handles
 from conclint.analyses.lifecycle import Lifecycle
 from conclint.analyses.held import HeldLocks
 from conclint.analyses.lockgraph import LockGraph
+from conclint.analyses.shared_state import SharedState
+from conclint.analyses.threads import ThreadContexts
 from conclint.analyses.ml_calls import MLCalls
 from conclint.analyses.process_groups import ProcessGroups
 from conclint.analyses.rank_flow import RankFlow
@@ -33,7 +35,8 @@ class Analyses:
     """Lazily built analyses over one ``Program``; each build is timed for ``--profile``."""
 
     def __init__(self, program: Program, timings: Timings | None = None,
-                 extensions: KnowledgeExtensions | None = None) -> None:
+                 extensions: KnowledgeExtensions | None = None,
+                 free_threaded: bool = False) -> None:
         self.program = program
         self.timings = timings or Timings()
         # The user's ``[tool.conclint]`` additions to the API knowledge (None: no config).
@@ -41,6 +44,7 @@ class Analyses:
         self.declared_blocking = frozenset(
             canonical(name) for name in (extensions.blocking_calls if extensions else ()))
         self.collectives = extensions.collectives if extensions else ()  # extra collectives
+        self.free_threaded = free_threaded  # races are real without the GIL: report as errors
 
     def _timed(self, name: str, build: Callable[[], T]) -> T:
         with self.timings.phase(f"analysis: {name}"):
@@ -116,3 +120,15 @@ class Analyses:
     def lifecycle(self) -> Lifecycle:
         calls, handles = self.calls, self.handles
         return self._timed("lifecycle events", lambda: Lifecycle(self.program, calls, handles))
+
+    # --- shared state and races (CL3xx) -----------------------------------------------
+    @cached_property
+    def threads(self) -> ThreadContexts:
+        calls = self.calls
+        return self._timed("thread contexts", lambda: ThreadContexts(self.program, calls))
+
+    @cached_property
+    def shared_state(self) -> SharedState:
+        calls, held, threads = self.calls, self.held, self.threads
+        return self._timed("shared state",
+                           lambda: SharedState(self.program, calls, held, threads))

@@ -100,4 +100,23 @@ RULES.update({
     )
 })
 
+# CL3xx: shared state and data races (checks/races.py).
+RULES.update({
+    rule.code: rule
+    for rule in (
+        Rule("CL301", "unguarded-shared-state", "warning",
+             "a variable written in one thread and used in another with no common lock"),
+        Rule("CL302", "inconsistent-locking", "warning",
+             "state written under its owner's lock in one place and without it in another"),
+        Rule("CL303", "check-then-act", "warning",
+             "shared state tested, then changed, without a lock held across both"),
+        Rule("CL304", "non-atomic-update", "warning",
+             "`x += 1` or another read-modify-write of shared state without a lock"),
+        Rule("CL305", "lost-update-in-child-process", "warning",
+             "a child process changes state that the parent reads: the change never arrives"),
+        Rule("CL306", "guarded-by-violation", "error",
+             "state declared `# conclint: guarded-by=<lock>` used without that lock"),
+    )
+})
+
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES.values()}

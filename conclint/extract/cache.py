@@ -23,7 +23,7 @@ from conclint.extract import facts as facts_module
 from conclint.diagnostics import Diagnostic, Related
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 2  # 2: value-flow facts for the lifecycle rules (uses, sinks, loop bindings)
+FORMAT = 3  # 2: value-flow facts for the lifecycle rules; 3: shared-state uses for the races
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",

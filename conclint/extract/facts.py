@@ -66,6 +66,7 @@ class Acquire:
     # A manual acquire that this function releases later: the lock is used as a mutex here.
     # One never released here is handed off (a signal, or a wrapper like ``__enter__``).
     paired: bool = False
+    end: Loc = 0  # a ``with``: the last ordinal inside its body (where the block is left)
 
     @property
     def structured(self) -> bool:
@@ -106,6 +107,41 @@ class Branch:
 
 
 @dataclass(slots=True)
+class Access:
+    """A use of possibly shared state inside a function, for the race rules.
+
+    Only three kinds of variable are recorded: an attribute of the method's own receiver
+    (``self.x``/``cls.x``, also from a nested function or lambda that closes over it), a
+    module-level name of this module, and a local of an enclosing function captured by a
+    nested one (closure state). ``space`` says which; ``var`` names it: "Cls.attr" with the
+    class qualname, the global's name, or "<owner qualname>:<name>".
+    """
+
+    space: str  # "attr" | "global" | "closure"
+    var: str
+    # "read" | "iter" (iterated by a for loop or comprehension) | "write" (rebound or deleted)
+    # | "mutate" (item/attribute store, ``del x[k]``, a mutating method) | "update" (a
+    # read-modify-write: ``x += 1``, ``d[k] = d.get(k, 0) + 1``, ``self.n = self.n + 1``)
+    kind: str
+    loc: Loc  # the statement (or lambda) it is part of
+    held: tuple[int, ...]
+    method: str = ""  # a mutation: the method called ("append"...), "[]" item, "." attribute
+    checked: Loc = 0  # a write under (or after the early exit of) an ``if`` testing the same
+    # variable: that ``if`` statement's ordinal (check-then-act)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A ``# conclint: guarded-by=<lock>`` declaration on an assignment."""
+
+    space: str  # "attr" | "global"
+    var: str  # as in ``Access.var``
+    lock: str  # dotted text of the lock as written
+    loc: Loc
+    scope: str  # qualname of the function the declaration is in ("<module>" at top level)
+
+
+@dataclass(slots=True)
 class Function:
     """A function, method, lambda, or the module's top-level code (``<module>``)."""
 
@@ -142,6 +178,10 @@ class Function:
     # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
     # "last" is a huge number when the body cannot fall through (return/raise/break).
     exclusive_ifs: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
+    accesses: list[Access] = field(default_factory=list)
+    # ordinal ranges [start, end) of statements right before a ``return``/``raise`` of the
+    # same block: a call there is the last thing the function does on that path
+    tails: list[tuple[Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -171,6 +211,7 @@ class ModuleFacts:
     classes: list[ClassDef] = field(default_factory=list)
     star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
     main_guards: list[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
+    guards: list[Guard] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

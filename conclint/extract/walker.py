@@ -14,15 +14,20 @@ and no positions are computed: every recorded node gets an ordinal in source pre
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from sys import intern
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from conclint.extract.conditions import encode_test
 from conclint.extract.facts import (
-    Acquire, Arg, Branch, Call, ClassDef, Function, Loc, ModuleFacts, Test,
+    Access, Acquire, Arg, Branch, Call, ClassDef, Function, Guard, Loc, ModuleFacts, Test,
 )
 from conclint.extract.release_check import check_releases
+from conclint.extract.shared_state import (
+    MUTATORS, SharedScope, Var, drop_rebound_globals, drop_unwritten_reads, guard_comment,
+    iterated, module_names,
+)
 from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
 # Called with each numbered node, in ordinal order (used only to locate reported nodes).
@@ -31,6 +36,7 @@ OnNumber = Callable[[cst.CSTNode], None]
 _LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
                            "notify_all"})
 _ATOMS = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
+_EXITS = (cst.Return, cst.Raise)
 
 
 @dataclass
@@ -46,6 +52,7 @@ class _Scope:
     free: set[str] = field(default_factory=set)  # names used here, not (yet) bound here
     captured: set[str] = field(default_factory=set)  # names nested functions use freely
     tracked: set[str] = field(default_factory=set)  # names whose value uses are recorded
+    shared: SharedScope = field(default_factory=SharedScope)
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -130,15 +137,26 @@ class ModuleWalker:
         self._scopes: list[_Scope] = []
         self._classes: list[tuple[ClassDef, int]] = []  # with the scope depth of its body
         self._class_by_name: dict[str, ClassDef] = {}
+        # shared-state bookkeeping (see ``shared_state``)
+        self._module_names: set[str] = set()
+        self._stmt: Loc = 0  # the statement being walked: where its accesses are located
+        self._iter_node: cst.CSTNode | None = None  # the collection a ``for`` iterates
+        self._suppress: cst.CSTNode | None = None  # already recorded as a store
+        self._test_vars: set[Var] | None = None  # variables read by the ``if`` test being walked
+        self._guard: str | None = None  # a ``guarded-by`` comment on the current line
+        self._shared = SharedScope()  # the current function's (a hot-path shortcut)
+        self._in_function = False
 
     # ----------------------------------------------------------------- entry
     def walk(self, module: cst.Module) -> ModuleFacts:
         top = Function(qualname="<module>", name="<module>", cls=None, params=(),
                        decorators=(), is_async=False, loc=0)
         self.facts.functions.append(top)
-        self._scopes.append(_Scope(top))
+        self._module_names = module_names(module.body)
+        self._scopes.append(_Scope(top, shared=self._shared))
         self._block(module.body)
         self._scopes.pop()
+        drop_unwritten_reads(self.facts)
         return self.facts
 
     def _number(self, node: cst.CSTNode) -> Loc:
@@ -157,19 +175,37 @@ class ModuleWalker:
         return self._scopes[-1]
 
     # ------------------------------------------------------------ statements
-    def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite) -> bool:
-        """Walk statements in order; False when control cannot fall off the end."""
+    def _block(
+        self, body: Sequence[cst.CSTNode] | cst.BaseSuite, keep_checks: bool = False,
+    ) -> bool:
+        """Walk statements in order; False when control cannot fall off the end.
+        ``keep_checks``: an early-exit test in the block still holds after it (a ``with``)."""
         if isinstance(body, cst.SimpleStatementSuite):
             return self._small_statements(body.body)
         if isinstance(body, cst.IndentedBlock):
             body = body.body
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                if not self._small_statements(stmt.body):
+        checks = self._shared.checks
+        mark = None if keep_checks else len(checks)  # an early exit's test holds to block end
+        previous = 0
+        try:
+            for stmt in body:
+                start = self._count + 1
+                if type(stmt) is cst.SimpleStatementLine:
+                    if previous and type(stmt.body[0]) in _EXITS:
+                        self._scope.fn.tails.append((previous, start))
+                    lines = stmt.leading_lines
+                    self._guard = guard_comment(stmt) if (
+                        stmt.trailing_whitespace.comment is not None
+                        or (lines and lines[-1].comment is not None)) else None
+                    if not self._small_statements(stmt.body):
+                        return False
+                elif not self._compound(stmt):
                     return False
-            elif not self._compound(stmt):
-                return False
-        return True
+                previous = start
+            return True
+        finally:
+            if mark is not None:
+                del checks[mark:]
 
     def _small_statements(self, statements: Sequence[cst.BaseSmallStatement]) -> bool:
         for small in statements:
@@ -179,31 +215,53 @@ class ModuleWalker:
 
     def _small(self, node: cst.BaseSmallStatement) -> bool:
         scope = self._scope
-        loc = self._number(node)
+        loc = self._stmt = self._number(node)
         if isinstance(node, cst.Expr):
             self._expression_statement(node.value)
         elif isinstance(node, cst.Assign):
+            accesses = scope.fn.accesses
+            start = len(accesses)
             for target in node.targets:
                 self._store(target.target)
+            middle = len(accesses)
             text = dotted(node.targets[0].target)
             also = dotted(node.targets[1].target) if len(node.targets) == 2 else text
             if len(node.targets) > 2:
                 text = None
             self._expr(node.value, target=text, sink="=" + also if text and also else "?")
+            self._after_assign(node.targets[0].target, node.value, start, middle, loc)
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
                 self._attr_set(target.target, node.value)
         elif isinstance(node, cst.AnnAssign):
-            self._store(node.target)
+            if node.value is not None:
+                start = len(scope.fn.accesses)
+                self._store(node.target)
             self._expr(node.annotation.annotation)
             if node.value is not None:
+                middle = len(scope.fn.accesses)
                 text = dotted(node.target)
                 self._expr(node.value, target=text, sink="=" + text if text else "?")
+                self._after_assign(node.target, node.value, start, middle, loc)
                 self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
-            self._expr(node.target)
+            if type(node.target) is cst.Name:  # a read-modify-write of the name
+                self._bind_name(node.target.value, "update")
+                self._suppress = node.target
+                self._expr(node.target)
+                self._suppress = None
+            else:
+                self._store(node.target, "update")
             text = dotted(node.target)
             self._expr(node.value, sink="=" + text if text else "?")
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            how = "global" if isinstance(node, cst.Global) else "nonlocal"
+            for item in node.names:
+                scope.tracked.add(item.name.value)
+                scope.fn.uses.setdefault(item.name.value, set()).add("global")
+                scope.shared.declared[item.name.value] = how
+                if how == "global":
+                    self._module_names.add(item.name.value)
         elif isinstance(node, cst.Return):
             if node.value is not None:
                 self._expr(node.value, sink="return")
@@ -223,30 +281,43 @@ class ModuleWalker:
         elif isinstance(node, cst.Import):
             self._import(node)
         elif isinstance(node, cst.ImportFrom):
-            self._import_from(node)
+            self._import(node)
         elif isinstance(node, cst.Assert):
             self._expr(node.test)
             if node.msg is not None:
                 self._expr(node.msg)
         elif isinstance(node, cst.Del):
-            self._expr(node.target)
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            for item in node.names:
-                scope.tracked.add(item.name.value)
-                scope.fn.uses.setdefault(item.name.value, set()).add("global")
+            if isinstance(node.target, (cst.Attribute, cst.Subscript)):
+                self._store(node.target)  # ``del self.x``, ``del cache[k]``
+            else:
+                self._expr(node.target)
         return True
 
-    def _store(self, target: cst.BaseExpression) -> None:
-        """Walk an assignment target: calls inside it run; a plain name is tracked from now."""
-        if isinstance(target, cst.Name):
+    def _store(self, target: cst.BaseExpression, kind: str = "write") -> None:
+        """Walk an assignment (or ``del``) target: calls inside it run; a plain name is
+        tracked from now and bound; a store into shared state is recorded (``kind``
+        "update" for ``+=``)."""
+        node_type = type(target)
+        if node_type is cst.Name:
             self._scope.tracked.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+            self._bind_name(target.value, kind)
+        elif node_type is cst.Tuple or node_type is cst.List:
             for element in target.elements:
-                self._store(element.value)
-        elif isinstance(target, cst.StarredElement):
-            self._store(target.value)
+                self._store(element.value, kind)
+        elif node_type is cst.StarredElement:
+            self._store(target.value, kind)
         else:
+            root = self._root(target)
+            if root is not None:
+                var, node = root
+                if node is target:
+                    self._access(var, kind)
+                else:  # an item (``[]``) or attribute (``.``) of the variable's object
+                    self._access(var, "update" if kind == "update" else "mutate",
+                                 "[]" if type(target) is cst.Subscript else ".")
+                self._suppress = node
             self._expr(target)
+            self._suppress = None
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
         call = value.expression if isinstance(value, cst.Await) else value
@@ -282,7 +353,7 @@ class ModuleWalker:
                 return
 
     def _compound(self, node: cst.CSTNode) -> bool:
-        self._number(node)
+        self._stmt = self._number(node)
         if isinstance(node, cst.FunctionDef):
             self._function(node)
             return True
@@ -340,7 +411,14 @@ class ModuleWalker:
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
         locked = lock_method_call(test.expression if negated else test, "acquire")
+        loc = self._stmt = self.loc_of(node)
+        outer_test, self._test_vars = self._test_vars, set()
         self._expr(test, in_test=True)
+        tested, self._test_vars = frozenset(self._test_vars), outer_test
+        checks = self._shared.checks
+        mark = len(checks)
+        if tested:
+            checks.append((tested, loc))
         slot = self._open_branch()
         arms_start = self._count
         body_start = else_start = before
@@ -350,6 +428,7 @@ class ModuleWalker:
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
+        del checks[mark + 1:]
         body_range = (arms_start, self._count)
         first, body_last = self.loc_of(node), self._count
         if len(self._scopes) == 1 and not self._classes and _is_main_guard(test):
@@ -362,6 +441,9 @@ class ModuleWalker:
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
             else_end = self._branch(node.orelse.body, else_start)
+        del checks[mark:]
+        if tested and (body_end is None or else_end is None):
+            checks.append((tested, loc))  # an early exit: the rest of the block depends on it
         self._close_branch(slot, "if", node, encode_test(test), body_range,
                            (body_range[1], self._count) if node.orelse is not None else None)
         if body_end is None:
@@ -379,7 +461,9 @@ class ModuleWalker:
             test = encode_test(node.test)
         else:
             self._store(node.target)
+            self._iter_node = iterated(node.iter)
             self._expr(node.iter, sink=f"for:{self.loc_of(node)}")
+            self._iter_node = None
             self._loop_binding(node.target, node.iter, self.loc_of(node))
             if node.asynchronous is not None:
                 scope.fn.suspends.append((self.loc_of(node), tuple(scope.held)))
@@ -404,6 +488,7 @@ class ModuleWalker:
         scope = self._scope
         before = list(scope.held)
         kind = "async-with" if node.asynchronous is not None else "with"
+        first = len(scope.fn.acquires)
         for item in node.items:
             loc = self._number(item.item)
             if isinstance(item.item, cst.Name):
@@ -416,7 +501,10 @@ class ModuleWalker:
             text = dotted(item.item)
             if text is not None:
                 self._push_acquire(text, loc, kind)
-        falls_through = self._block(node.body)
+        pushed = scope.fn.acquires[first:]
+        falls_through = self._block(node.body, keep_checks=True)
+        for acquire in pushed:
+            acquire.end = self._count
         scope.held = before
         return falls_through
 
@@ -483,6 +571,7 @@ class ModuleWalker:
         elif len(self._scopes) > 1:
             qualname = f"{outer.fn.qualname}.<locals>.{node.name.value}"
             outer.fn.nested[node.name.value] = qualname
+            outer.shared.bound.add(node.name.value)
         else:
             qualname = node.name.value
         fn = Function(
@@ -509,12 +598,24 @@ class ModuleWalker:
     def _enter(self, fn: Function, body: cst.BaseSuite | cst.BaseExpression) -> None:
         self.facts.functions.append(fn)
         scope = _Scope(fn, tracked=set(fn.params))
+        shared = scope.shared
+        shared.bound.update(fn.params)
+        if fn.cls is not None and fn.params and "staticmethod" not in fn.decorators:
+            shared.self_name, shared.cls = fn.params[0], fn.cls
+        elif len(self._scopes) > 1:
+            outer = self._scope.shared
+            if outer.self_name is not None and outer.self_name not in fn.params:
+                shared.self_name, shared.cls = outer.self_name, outer.cls
         self._scopes.append(scope)
+        outer = (self._stmt, self._shared, self._in_function)
+        self._stmt, self._shared, self._in_function = fn.loc, shared, True
         if isinstance(body, cst.BaseExpression):
             self._expr(body)
             falls_through = True
         else:
             falls_through = self._block(body)
+        self._stmt, self._shared, self._in_function = outer
+        drop_rebound_globals(fn, shared)
         ends = [list(e) for e in scope.returns_held]
         if falls_through:
             ends.append(list(scope.held))
@@ -548,6 +649,8 @@ class ModuleWalker:
             prefix = f"{self._scope.fn.qualname}.<locals>."
         else:
             prefix = ""
+        if len(self._scopes) > 1:
+            self._scope.shared.bound.add(node.name.value)
         cls = ClassDef(
             qualname=prefix + node.name.value,
             name=node.name.value,
@@ -612,7 +715,17 @@ class ModuleWalker:
         if binding is not None:
             self._scope.fn.loop_vars.append((*binding, loc))
 
-    def _import(self, node: cst.Import) -> None:
+    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        if len(self._scopes) > 1 and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                name = alias.asname.name if alias.asname is not None else alias.name
+                while isinstance(name, cst.Attribute):
+                    name = name.value
+                if isinstance(name, cst.Name):
+                    self._scope.shared.bound.add(name.value)
+        if isinstance(node, cst.ImportFrom):
+            self._import_from(node)
+            return
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
@@ -663,15 +776,26 @@ class ModuleWalker:
         if isinstance(node, _ATOMS):
             if isinstance(node, cst.Name):
                 self._name_use(node.value, sink=sink)
+                if self._in_function and node is not self._suppress:
+                    self._shared_name(node, in_test)
             return
         if isinstance(node, cst.Call):
             self._call(node, discarded, target, in_test, awaited, sink)
         elif isinstance(node, cst.Attribute):
             base = node.value
-            if isinstance(base, cst.Name):
+            if type(base) is cst.Name:
                 if sink is not None and sink[0] != ".":
                     self._self_attr_use(base.value, node.attr.value, sink)
                 self._name_use(base.value)
+                shared = self._shared
+                if base.value == shared.self_name and shared.self_name is not None:
+                    if node is not self._suppress:
+                        var = ("attr", f"{shared.cls}.{node.attr.value}")
+                        self._access(var, "iter" if node is self._iter_node else "read")
+                        if in_test and self._test_vars is not None:
+                            self._test_vars.add(var)
+                elif self._in_function and base is not self._suppress:
+                    self._shared_name(base, in_test)
             else:
                 self._expr(base, in_test=in_test, sink="." + node.attr.value)
         elif isinstance(node, cst.Await):
@@ -721,6 +845,8 @@ class ModuleWalker:
             self._expr(node.value, in_test=in_test, sink="=" + name if name else "?")
             if name is not None:
                 self._scope.tracked.add(name)
+                if self._in_function:
+                    self._shared.bound.add(name)
         elif isinstance(node, cst.StarredElement):
             self._expr(node.value, in_test=in_test, sink=sink)
         elif isinstance(node, cst.FormattedString):
@@ -757,7 +883,9 @@ class ModuleWalker:
         clause = node.for_in
         while clause is not None:
             self._store(clause.target)
+            self._iter_node = iterated(clause.iter)
             self._expr(clause.iter, in_test=in_test, sink="for:0")
+            self._iter_node = None
             for condition in clause.ifs:
                 self._expr(condition.test, in_test=in_test)
             clause = clause.inner_for_in
@@ -824,6 +952,18 @@ class ModuleWalker:
         scope.fn.calls.append(call)
         func = node.func
         if (
+            type(func) is cst.Attribute
+            and func.attr.value in MUTATORS
+            and self._in_function
+        ):
+            root = self._root(func.value)
+            if root is not None:
+                method = func.attr.value
+                if method == "pop" and len(node.args) > 1:
+                    method = "pop-default"  # tolerates a missing key
+                self._access(root[0], "mutate", method)
+                self._suppress = root[1]
+        if (
             isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Name)
             and func.attr.value in _LOCK_METHODS
@@ -831,6 +971,7 @@ class ModuleWalker:
             self._name_use(func.value.value, lock_use=True)
         else:
             self._expr(func, in_test=in_test)
+        self._suppress = None
         args = []
         here = f"({loc}"
         for arg in node.args:
@@ -871,3 +1012,137 @@ class ModuleWalker:
         fn = Function(qualname=qualname, name="<lambda>", cls=None, params=params,
                       decorators=(), is_async=False, loc=loc)
         self._enter(fn, node.body)
+
+    # ---------------------------------------------------------- shared state
+    def _access(self, var: Var, kind: str, method: str = "") -> None:
+        """Record a use of shared state at the current statement."""
+        scope = self._scope
+        access = Access(var[0], intern(var[1]), kind, self._stmt, tuple(scope.held), method)
+        if kind not in ("read", "iter"):
+            for tested, loc in reversed(self._shared.checks):
+                if var in tested:
+                    access.checked = loc
+                    break
+        scope.fn.accesses.append(access)
+
+    def _name_var(self, name: str) -> Var | None:
+        """The shared variable a name in a function stands for: a global or a captured local."""
+        scopes = self._scopes
+        shared = self._shared
+        how = shared.declared.get(name)
+        if how is None and name in shared.bound:
+            if name in shared.captured:
+                return ("closure", f"{scopes[-1].fn.qualname}:{name}")
+            return None
+        if how != "global" and name != shared.self_name:
+            for outer in reversed(scopes[1:-1]):
+                if outer.shared.declared.get(name) == "global":
+                    break
+                if name in outer.shared.bound:
+                    outer.shared.captured.add(name)
+                    return ("closure", f"{outer.fn.qualname}:{name}")
+        if how == "global" or name in self._module_names:
+            return ("global", name)
+        return None
+
+    def _shared_name(self, node: cst.Name, in_test: bool) -> None:
+        """A name read inside a function: recorded when it is shared state."""
+        shared = self._shared
+        name = node.value
+        if name in shared.bound and name not in shared.captured and not shared.declared:
+            if in_test and name in shared.derived and self._test_vars is not None:
+                self._test_vars.update(shared.derived[name])  # a local looked up in shared state
+        elif name in self._module_names or len(self._scopes) > 2 or shared.declared \
+                or shared.captured:
+            self._read_name(node, in_test)
+
+    def _read_name(self, node: cst.Name, in_test: bool) -> None:
+        var = self._name_var(node.value)
+        if var is not None:
+            self._access(var, "iter" if node is self._iter_node else "read")
+        if in_test and self._test_vars is not None:
+            if var is not None:
+                self._test_vars.add(var)
+            else:
+                self._test_vars.update(self._shared.derived.get(node.value, ()))
+
+    def _bind_name(self, name: str, kind: str) -> None:
+        if not self._in_function:
+            return
+        shared = self._shared
+        if name not in shared.declared:
+            shared.bound.add(name)
+            shared.derived.pop(name, None)
+        var = self._name_var(name)
+        if var is not None:
+            self._access(var, kind)
+
+    def _root(self, node: cst.BaseExpression) -> tuple[Var, cst.CSTNode] | None:
+        """The shared variable at the base of ``self.x.y[k]`` / ``G[k].z``, with its node."""
+        shared = self._shared
+        while True:
+            kind = type(node)
+            if kind is cst.Attribute:
+                value = node.value
+                if (
+                    type(value) is cst.Name
+                    and value.value == shared.self_name
+                    and shared.self_name is not None
+                ):
+                    return ("attr", f"{shared.cls}.{node.attr.value}"), node
+                node = value
+            elif kind is cst.Subscript:
+                node = node.value
+            elif kind is cst.Name:
+                if not self._in_function:
+                    return None
+                var = self._name_var(node.value)
+                return (var, node) if var is not None else None
+            else:
+                return None
+
+    def _after_assign(
+        self, target: cst.BaseExpression, value: cst.BaseExpression, start: int, middle: int,
+        loc: Loc,
+    ) -> None:
+        """Mark read-modify-writes, note a local looked up in shared state, take a guard."""
+        accesses = self._scope.fn.accesses
+        if middle > start and len(accesses) > middle:
+            read = {(a.space, a.var) for a in accesses[middle:] if a.kind == "read"}
+            for access in accesses[start:middle]:
+                if (access.space, access.var) in read:
+                    access.kind = "update"
+        if type(target) is cst.Name and self._in_function and len(accesses) > middle:
+            looked_up = self._looked_up(value)
+            if looked_up is not None:
+                self._shared.derived[target.value] = frozenset((looked_up,))
+        if self._guard is not None:
+            self._declare_guard(target, loc)
+
+    def _looked_up(self, value: cst.BaseExpression) -> Var | None:
+        """The shared variable ``x = G``, ``x = self.d[k]``, ``x = self.d.get(k)`` reads."""
+        if type(value) is cst.Call:
+            func = value.func
+            if type(func) is not cst.Attribute or func.attr.value != "get":
+                return None
+            value = func.value
+        if type(value) is cst.Subscript:
+            value = value.value
+        root = self._root(value)
+        return root[0] if root is not None and root[1] is value else None
+
+    def _declare_guard(self, target: cst.BaseExpression, loc: Loc) -> None:
+        lock, self._guard = self._guard, None
+        scope = self._scope
+        var: Var | None = None
+        if isinstance(target, cst.Name):
+            if self._in_class_body():
+                var = ("attr", f"{self._classes[-1][0].qualname}.{target.value}")
+            elif len(self._scopes) == 1:
+                var = ("global", target.value)
+        elif isinstance(target, cst.Attribute):
+            root = self._root(target)
+            if root is not None and root[1] is target and root[0][0] == "attr":
+                var = root[0]
+        if var is not None:
+            self.facts.guards.append(Guard(var[0], var[1], lock, loc, scope.fn.qualname))
