@@ -106,7 +106,8 @@ def analyse(
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
         declared = extensions.blocking_calls if extensions else ()
-        program = Program(facts, declared_owners(canonical(name) for name in declared))
+        program = Program(facts, declared_owners(canonical(name) for name in declared),
+                          extensions.lock_factories if extensions else ())
         analyses = Analyses(program, timings, extensions, free_threaded)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []

@@ -35,8 +35,8 @@ _CONCLINT = re.compile(
 _NOQA = re.compile(
     r"#\s*(?i:noqa)(?:\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?")
 _SELECTOR = re.compile(r"[^,\s]+")
-# ``# conclint:`` comments that are not suppressions: contracts read by the extraction
-# (``# conclint: guarded-by=<lock>``, checked by CL306).
+# Directives that are not suppressions: contracts read by the extraction (the guarded-by
+# annotation on an assignment, checked by CL306).
 _ANNOTATIONS = frozenset({"guarded-by"})
 _PREFIX = re.compile(r"CL\d{1,2}")
 _NON_CODE = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,

@@ -174,3 +174,36 @@ def test_import_aliases_of_relevant_names_are_resolved(tmp_path: Path) -> None:
     """
     assert [(d.line, d.code) for d in lint_source(tmp_path, textwrap.dedent(source))] == [
         (8, "CL104")]
+
+
+SPINLOCK_INVERSION = """\
+from myco.sync import SpinLock
+
+WEIGHTS = SpinLock()
+STATS = SpinLock()
+
+
+def load():
+    with WEIGHTS:
+        with STATS:
+            pass
+
+
+def report():
+    with STATS:
+        with WEIGHTS:
+            pass
+"""
+
+
+def test_lock_factories_key_makes_in_house_locks_count(tmp_path: Path) -> None:
+    from conclint.config import KnowledgeExtensions, enabled_codes
+    from conclint.engine import analyse
+
+    (tmp_path / "spin.py").write_text(SPINLOCK_INVERSION)
+    files = discover([str(tmp_path / "spin.py")])
+    codes = enabled_codes(None, (), ())
+    assert analyse(files, codes).diagnostics == []
+    declared = KnowledgeExtensions(lock_factories=("myco.sync.SpinLock",))
+    found = analyse(files, codes, extensions=declared).diagnostics
+    assert [(d.code, d.line) for d in found] == [("CL101", 9)]

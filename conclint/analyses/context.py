@@ -52,7 +52,8 @@ class Analyses:
 
     @cached_property
     def calls(self) -> CallGraph:
-        extra = frozenset(name.rpartition(".")[2] for name in self.declared_blocking)
+        extra = frozenset(name.rpartition(".")[2] for name in (
+            *self.declared_blocking, *self.program.lock_factories))
         return self._timed("call graph", lambda: CallGraph(self.program, extra))
 
     @cached_property

@@ -57,9 +57,15 @@ class Program:
     """All analysed modules, indexed for name resolution."""
 
     def __init__(self, modules: Iterable[ModuleFacts],
-                 extra_classes: Iterable[str] = ()) -> None:
-        """``extra_classes``: external classes declared by the user (``[tool.conclint]``)."""
+                 extra_classes: Iterable[str] = (), lock_factories: Iterable[str] = ()) -> None:
+        """``extra_classes``: external classes declared by the user (``[tool.conclint]``);
+        ``lock_factories``: the user's own lock types (non-reentrant thread locks)."""
         self.known_classes = KNOWN_CLASSES | frozenset(extra_classes)
+        self.lock_factories = {
+            **LOCK_FACTORIES,
+            **{name: LockKind(name, False, "thread") for name in map(canonical, lock_factories)
+               if name not in LOCK_FACTORIES},
+        }
         self.modules: dict[str, ModuleFacts] = {}
         self.functions: dict[str, Where] = {}
         self.classes: dict[str, tuple[ModuleFacts, ClassDef]] = {}
@@ -423,7 +429,7 @@ class Program:
             return Instance(value.qualname, in_tree=True)
         if isinstance(value, External):
             name = value.name
-            kind = LOCK_FACTORIES.get(name)
+            kind = self.lock_factories.get(name)
             if kind is not None:
                 return NewLock(kind, None)
             if name in RETURNS:
