@@ -1,4 +1,8 @@
-"""Allow ``python -m conclint``."""
+"""Allow ``python -m conclint``.
+
+Guarded: under the spawn and forkserver start methods, worker processes re-import the main
+module, and must not start a second run.
+"""
 
 import os
 import sys
@@ -10,7 +14,6 @@ if sys.path and not sys.flags.safe_path and os.path.abspath(sys.path[0] or os.cu
         os.getcwd():
     del sys.path[0]
 
-# Guarded: a spawn or forkserver worker re-imports the main module (as ``__mp_main__``).
 if __name__ == "__main__":
     from conclint.cli import main
 

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         ".conclint_cache next to the project's pyproject.toml)")
     parser.add_argument("--profile", action="store_true",
                         help="print where the time went to stderr")
+    parser.add_argument("--free-threaded", action="store_true",
+                        help="the code runs on free-threaded CPython (no GIL): report data "
+                        "races (CL301, CL303, CL304) as errors")
     parser.add_argument("--version", action="version", version=f"conclint {__version__}")
     return parser
 
@@ -138,7 +141,7 @@ def _print_profile(console: Console, timings: Timings) -> None:
 
 def _console(stream: object = None, color: bool = True) -> Console:
     no_color = bool(os.environ.get("NO_COLOR")) or not color
-    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False,
+    return Console(file=stream or sys.stdout, no_color=no_color, highlight=False, emoji=False,
                    soft_wrap=True)
 
 
@@ -185,7 +188,10 @@ def _lint(args: argparse.Namespace) -> int:
 
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
         result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
-                         _cache(args, pyproject), timings, progress, args.timeout or None)
+                         _cache(args, pyproject), timings, progress,
+                         extensions=config.knowledge(),
+                         free_threaded=args.free_threaded or config.free_threaded,
+                         timeout=args.timeout or None)
     if args.verbose:
         for trace in result.tracebacks:
             _console(sys.stderr).print(trace, highlight=False, markup=False)

@@ -33,6 +33,7 @@ class Finding:
     loc: int
     message: str
     related: tuple[Step, ...] = ()
+    severity: str | None = None  # overrides the rule's (``--free-threaded`` raises races)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
 from conclint.checks.base import diagnostic
+from conclint.config import KnowledgeExtensions
 from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, ModuleFacts, Span
 from conclint.extract.parallel import CACHED_KINDS, DEFAULT_TIMEOUT, extract_files
+from conclint.knowledge import canonical, declared_owners
 from conclint.locate import Locator
 from conclint.program.index import Program
 from conclint.timings import Timings
@@ -44,7 +46,7 @@ def locate(finding: Finding, locator: Locator) -> Diagnostic:
         span = locator.span(step.path, step.loc)
         related.append(Related(step.path, span.line, span.column, step.message))
     return diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
-                           finding.message, tuple(related))
+                      finding.message, tuple(related), finding.severity)
 
 
 def run_checks(
@@ -73,9 +75,13 @@ def analyse(
     cache: FactsCache | None = None,
     timings: Timings | None = None,
     progress: Callable[[int], None] | None = None,
+    extensions: KnowledgeExtensions | None = None,
+    free_threaded: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Result:
     """Run the pipeline; ``progress`` is told how many files each extraction step finished;
+    ``extensions`` are the user's additions to the API knowledge (``blocking-calls``);
+    ``free_threaded``: the code runs without the GIL (data races are reported as errors);
     ``timeout`` limits the seconds spent on one file (None: no limit)."""
     timings = timings or Timings()
     keys: list[str | None] = [None] * len(files)
@@ -85,6 +91,8 @@ def analyse(
             keys = [cache.key(f.path, f.module, f.is_package) for f in files]
             if all(keys):
                 settings = ",".join(sorted(enabled)) + "\0" + "\0".join(f.path for f in files)
+                settings += "\0" + repr(extensions)  # the user's API knowledge changes results
+                settings += f"\0free-threaded={free_threaded}"  # so do race severities
                 run_key = cache.run_key([k for k in keys if k], settings)
                 earlier = cache.get_run(run_key)
                 if earlier is not None:
@@ -99,7 +107,10 @@ def analyse(
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
     with timings.phase("program: index"):
-        analyses = Analyses(Program(facts), timings)
+        declared = extensions.blocking_calls if extensions else ()
+        program = Program(facts, declared_owners(canonical(name) for name in declared),
+                          extensions.lock_factories if extensions else ())
+        analyses = Analyses(program, timings, extensions, free_threaded)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
@@ -115,6 +126,8 @@ def analyse(
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
     with timings.phase("locate findings"):
+        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
+                        jobs)
         diagnostics.extend(locate(f, locator) for f in findings)
     result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
     transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS for e in extracted)

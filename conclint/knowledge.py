@@ -8,7 +8,14 @@ these tables; none of them lists API names of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from conclint.knowledge_async import (
+    ASYNC_CLASSES, ASYNC_PREFIX_ALIASES, ASYNC_RETURNS, CALLABLE_SLOTS, LOOP_BLOCKERS,
+    TASK_CREATORS, ml_family,
+)
 
 # Modules and types whose members are the same API under another name.
 _PREFIX_ALIASES = {
@@ -42,13 +49,14 @@ _RENAMES = {
 }
 
 
+@lru_cache(maxsize=None)
 def canonical(name: str) -> str:
-    """Map an API name to the spelling the tables below use."""
+    """Map an API name to the spelling the tables below use (memoised: names repeat)."""
     for prefix, target in _PREFIX_ALIASES.items():
         if name == prefix or name.startswith(prefix + "."):
             name = target + name[len(prefix):]
             break
-    return _RENAMES.get(name, name)
+    return _RENAMES.get(name, ml_family(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +226,54 @@ BUILTINS = frozenset({
 API_TABLES: tuple[object, ...] = (
     LOCK_FACTORIES, RETURNS, KNOWN_CLASSES, BLOCKING, IMMEDIATE_CALLERS, BUILTINS,
 )
+
+
+# ------------------------------------------------------------ asyncio and ML serving
+# The tables of the asyncio rules live in ``conclint.knowledge_async`` (a leaf module);
+# their types join the ones above so that name resolution sees them.
+_PREFIX_ALIASES.update(ASYNC_PREFIX_ALIASES)
+RETURNS = {**RETURNS, **ASYNC_RETURNS}
+KNOWN_CLASSES = KNOWN_CLASSES | ASYNC_CLASSES
+API_TABLES = (*API_TABLES, LOOP_BLOCKERS, ASYNC_RETURNS, ASYNC_CLASSES, TASK_CREATORS,
+              CALLABLE_SLOTS)
+
+
+def declared_owners(names: Iterable[str]) -> frozenset[str]:
+    """Classes of the methods a user declared (``myco.Client`` for ``myco.Client.fetch``), so
+    ``myco.Client()`` makes an instance whose ``fetch`` resolves to the declared name."""
+    return frozenset(name.rpartition(".")[0] for name in names if name.count(".") >= 2)
+
+
+def api_name(external: str | None, function: str | None) -> str | None:
+    """The API a call target stands for: its external name, or the canonical name of the
+    analysed function (when the analysed code *is* the library: the standard library's
+    ``threading.Thread.join``, ``asyncio.base_events.BaseEventLoop.create_task``)."""
+    return external if external is not None else (canonical(function) if function else None)
+# ML frameworks (CL5xx): torch.distributed, DataLoader workers, CUDA and RNGs.
+from conclint import knowledge_ml as _ml  # noqa: E402 - the ML tables extend the ones above
+
+_PREFIX_ALIASES.update(_ml.PREFIX_ALIASES)
+_RENAMES.update(_ml.RENAMES)
+KNOWN_CLASSES = KNOWN_CLASSES | _ml.KNOWN_CLASSES
+API_TABLES = API_TABLES + _ml.API_TABLES
+
+# --- lifecycle rules (CL2xx): their tables live in knowledge_lifecycle.py ---------------
+from conclint import knowledge_lifecycle as _lifecycle  # noqa: E402 - tables of the CL2xx rules
+
+_RENAMES["torch.utils.data.dataloader.DataLoader"] = "torch.utils.data.DataLoader"
+KNOWN_CLASSES = KNOWN_CLASSES | {
+    "multiprocessing.SpawnProcess", "multiprocessing.ForkProcess",
+    "multiprocessing.ForkServerProcess", "concurrent.futures.InterpreterPoolExecutor",
+    "torch.utils.data.DataLoader", "pathlib.Path",
+}
+API_TABLES = (
+    *API_TABLES, _lifecycle.HANDLE_KINDS, _lifecycle.FUTURE_MAKERS, _lifecycle.LAZY_MAPS,
+    _lifecycle.PICKLED_CALLABLES, _lifecycle.SPAWNERS, _lifecycle.SET_START_METHOD,
+    _lifecycle.DATALOADERS, _lifecycle.DURABLE_WRITES, _lifecycle.OPENERS,
+    _lifecycle.HANDSHAKES, _lifecycle.FORKS, _lifecycle.FED_QUEUES, _lifecycle.PARTIALS,
+)
+
+# --- shared state and races (CL3xx): their tables live in knowledge_races.py -----------
+from conclint import knowledge_races as _races  # noqa: E402 - tables of the CL3xx rules
+
+API_TABLES = (*API_TABLES, *_races.TABLES)

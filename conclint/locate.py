@@ -7,6 +7,9 @@ with positions, and walked by the same walker so that the numbering is identical
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, Span
 from conclint.extract.stack import on_big_stack
@@ -59,17 +62,47 @@ class Locator:
             return spans[loc - 1]
         return _START
 
-    def _load(self, path: str) -> list[Span]:
-        module, is_package = self._modules.get(path, ("", False))
-        key = self._cache.key(path, module, is_package) if self._cache is not None else None
-        if key is not None and self._cache is not None:
-            cached = self._cache.get_spans(key)
+    def prepare(self, paths: Iterable[str], jobs: int) -> None:
+        """Locate these files now, in parallel when there are several to parse."""
+        todo = []
+        for path in sorted(set(paths) - set(self._spans)):
+            cached = self._cached(path)
             if cached is not None:
-                return cached
-        try:
-            spans = on_big_stack(_spans_of_file, path, module, is_package)
-        except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
-            return []
-        if key is not None and self._cache is not None and spans:
-            self._cache.put_spans(key, spans)
+                self._spans[path] = cached
+            else:
+                todo.append(path)
+        if jobs <= 1 or len(todo) < 4:
+            return  # located one by one, on demand
+        jobs_args = [(p, *self._modules.get(p, ("", False))) for p in todo]
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            for path, spans in zip(todo, pool.map(_located, jobs_args)):
+                self._store(path, spans)
+
+    def _cached(self, path: str) -> list[Span] | None:
+        if self._cache is None:
+            return None
+        key = self._cache.key(path, *self._modules.get(path, ("", False)))
+        return self._cache.get_spans(key) if key is not None else None
+
+    def _store(self, path: str, spans: list[Span]) -> list[Span]:
+        self._spans[path] = spans
+        if self._cache is not None and spans:
+            key = self._cache.key(path, *self._modules.get(path, ("", False)))
+            if key is not None:
+                self._cache.put_spans(key, spans)
         return spans
+
+    def _load(self, path: str) -> list[Span]:
+        cached = self._cached(path)
+        if cached is not None:
+            return cached
+        module, is_package = self._modules.get(path, ("", False))
+        return self._store(path, _located((path, module, is_package)))
+
+
+def _located(job: tuple[str, str, bool]) -> list[Span]:
+    """The spans of one file, or none when it cannot be located (shown at line 1)."""
+    try:
+        return on_big_stack(_spans_of_file, *job)
+    except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
+        return []

@@ -35,6 +35,9 @@ _CONCLINT = re.compile(
 _NOQA = re.compile(
     r"#\s*(?i:noqa)(?:\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?")
 _SELECTOR = re.compile(r"[^,\s]+")
+# Directives that are not suppressions: contracts read by the extraction (the guarded-by
+# annotation on an assignment, checked by CL306).
+_ANNOTATIONS = frozenset({"guarded-by"})
 _PREFIX = re.compile(r"CL\d{1,2}")
 _NON_CODE = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
                        tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER})
@@ -140,6 +143,8 @@ class FileSuppressions:
             word, codes = match.group("word"), match.group("codes")
             at = column + match.start() + 1
             end = column + match.end() + 1
+            if word in _ANNOTATIONS:
+                continue
             if word not in ("ignore", "ignore-file"):
                 self._problem(line, at, end, f"unknown suppression `conclint: {word}`; "
                               "write `conclint: ignore[...]` or `conclint: ignore-file[...]`")

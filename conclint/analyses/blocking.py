@@ -23,6 +23,19 @@ class BlockKey:
     releases: str | None = None
 
 
+def bounded_queue(program: Program, where: Where, receiver: str) -> bool:
+    """Created with a positive ``maxsize`` (the first argument): only then can put block."""
+    created = program.creation(where, receiver) if receiver else None
+    if created is None:
+        return False
+    size = next((a for a in created.args if a.keyword == "maxsize"), None)
+    if size is None and created.args and created.args[0].keyword is None:
+        size = created.args[0]
+    if size is None:
+        return False
+    return not (size.kind == "const" and isinstance(size.const, int) and size.const <= 0)
+
+
 def bounded(call: Call, spec: Blocking) -> bool:
     """True when the arguments bound the wait (a timeout) or make it non-blocking."""
     positional = [a for a in call.args if a.keyword is None]
@@ -43,9 +56,12 @@ def bounded(call: Call, spec: Blocking) -> bool:
 class BlockingCalls:
     """Direct blocking calls and the ``Reach`` summary of them."""
 
-    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks,
+                 declared: frozenset[str] = frozenset()) -> None:
+        """``declared``: names the user declared blocking (``blocking-calls``)."""
         self.program = program
         self.held = held
+        self.declared = declared
         direct: dict[str, dict[BlockKey, Step]] = {}
         self.sites: dict[str, list[tuple[Call, BlockKey]]] = {}
         for where in program.iter_functions():
@@ -64,6 +80,9 @@ class BlockingCalls:
 
     def classify(self, where: Where, call: Call, target: CallTarget) -> BlockKey | None:
         name = target.external
+        declared = name if name in self.declared else target.function
+        if declared in self.declared:
+            return BlockKey(f"`{declared}()` (declared blocking in `blocking-calls`)")
         if name is None:
             return None
         receiver = target.receiver or name.rpartition(".")[0]
@@ -78,18 +97,6 @@ class BlockingCalls:
         spec = BLOCKING.get(name)
         if spec is None or bounded(call, spec):
             return None
-        if name.endswith(".put") and not self._bounded_queue(where, target.receiver):
+        if name.endswith(".put") and not bounded_queue(self.program, where, target.receiver):
             return None  # an unbounded queue never blocks a put
         return BlockKey(spec.what.format(recv=receiver))
-
-    def _bounded_queue(self, where: Where, receiver: str) -> bool:
-        """Created with a positive ``maxsize`` (the first argument): only then can put block."""
-        created = self.program.creation(where, receiver) if receiver else None
-        if created is None:
-            return False
-        size = next((a for a in created.args if a.keyword == "maxsize"), None)
-        if size is None and created.args and created.args[0].keyword is None:
-            size = created.args[0]
-        if size is None:
-            return False
-        return not (size.kind == "const" and isinstance(size.const, int) and size.const <= 0)

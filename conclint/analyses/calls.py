@@ -32,23 +32,42 @@ class Edge:
 class CallGraph:
     """Resolved call sites per function, with the edges in both directions."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, extra_names: frozenset[str] = frozenset()) -> None:
+        """``extra_names``: last segments of user-declared API names, resolved like known ones."""
         self.program = program
         self.targets: dict[str, list[tuple[Call, CallTarget]]] = {}
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
         self._defined = program.defined_names()
-        self._relevant = self._defined | api_names()
+        relevant = self._defined | api_names() | extra_names
+        # ``from asyncio import create_task as spawn``: the alias is as relevant as the name.
+        self._relevant = relevant | {
+            alias for facts in program.modules.values() for alias, name in facts.imports.items()
+            if name.rpartition(".")[2] in relevant
+        }
+        self._aliases: dict[str, frozenset[str]] = {}  # per module: ``import X as Y`` of API names
         for where in program.iter_functions():
             self._add_function(where)
+
+    def _module_aliases(self, where: Where) -> frozenset[str]:
+        """Local names that import a relevant name under another name (``Thread as T``)."""
+        module = where.module
+        aliases = self._aliases.get(module.module)
+        if aliases is None:
+            aliases = self._aliases[module.module] = frozenset(
+                alias for alias, name in module.imports.items()
+                if name.rpartition(".")[2] in self._relevant and alias not in self._relevant)
+        return aliases
 
     def _add_function(self, where: Where) -> None:
         caller = where.qualname
         resolved: list[tuple[Call, CallTarget]] = []
         edges: list[Edge] = []
+        aliases = self._module_aliases(where)
         for call in where.function.calls:
-            relevant = call.callee.rpartition(".")[2] in self._relevant
+            last = call.callee.rpartition(".")[2]
+            relevant = last in self._relevant or last in aliases
             target = self.program.resolve_call(where, call) if relevant else _NOTHING
             resolved.append((call, target))
             if target.function is not None:

@@ -12,17 +12,24 @@ ends in time linear in the edges times the locks, whatever the shape of the grap
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
-from conclint.analyses.calls import CallGraph
+from conclint.analyses.calls import CallGraph, Edge
 from conclint.analyses.held import HeldLocks
 from conclint.program.index import Program
 
 
 class EntryHeld:
-    def __init__(self, program: Program, calls: CallGraph, held: HeldLocks) -> None:
+    def __init__(
+        self, program: Program, calls: CallGraph, held: HeldLocks,
+        skip: Callable[[Edge], bool] | None = None,
+    ) -> None:
+        """``skip`` leaves call sites out of the meet: the race rules ignore calls made while
+        the object is still being built (``__init__``), when no other thread can see it."""
         self._program = program
         self._calls = calls
         self._held = held
+        self._skip = skip
         self._entry: dict[str, frozenset[str] | None] | None = None
 
     def at_entry(self, qualname: str) -> frozenset[str]:
@@ -44,6 +51,8 @@ class EntryHeld:
             queued.discard(qualname)
             meet: frozenset[str] | None = None
             for edge in calls.callers(qualname):
+                if self._skip is not None and self._skip(edge):
+                    continue
                 above = entry.get(edge.caller, frozenset())
                 if above is None:
                     continue

@@ -10,15 +10,17 @@ from conclint.extract.facts import Span
 
 
 def diagnostic(code: str, path: str, span: Span, message: str,
-               related: tuple[Related, ...] = ()) -> Diagnostic:
-    """A located diagnostic, for what is known by position (file errors, suppressions)."""
+               related: tuple[Related, ...] = (), severity: str | None = None) -> Diagnostic:
+    """A located diagnostic, for what is known by position (file errors, suppressions);
+    ``severity`` overrides the rule's (``--free-threaded`` raises the data races)."""
     rule = RULES[code]
-    return Diagnostic(code, rule.name, rule.severity, path, span.line, span.column,
-                      span.end_line, span.end_column, message, related)
+    return Diagnostic(code, rule.name, severity or rule.severity, path, span.line,
+                      span.column, span.end_line, span.end_column, message, related)
 
 
-def finding(code: str, path: str, loc: int, message: str, related: Iterable[Step] = ()) -> Finding:
-    return Finding(code, path, loc, message, tuple(related))
+def finding(code: str, path: str, loc: int, message: str, related: Iterable[Step] = (),
+            severity: str | None = None) -> Finding:
+    return Finding(code, path, loc, message, tuple(related), severity)
 
 
 def short(lock_name: str) -> str:

@@ -15,7 +15,7 @@ EXIT_USAGE = 2
 def stdout_console() -> Console:
     """Rich on a terminal; plain, wide text when piped (nothing wraps in a file)."""
     terminal = sys.stdout.isatty()
-    return Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")),
+    return Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")), emoji=False,
                    highlight=False, width=None if terminal else 200)
 
 
@@ -31,6 +31,6 @@ def print_block(renderable: object) -> None:
 
 
 def usage_error(err: UsageError) -> int:
-    Console(file=sys.stderr, highlight=False, soft_wrap=True).print(
+    Console(file=sys.stderr, highlight=False, soft_wrap=True, emoji=False).print(
         f"conclint: error: {err}", markup=False, highlight=False)
     return EXIT_USAGE

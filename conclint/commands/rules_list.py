@@ -28,8 +28,9 @@ def main(argv: list[str]) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(rows(), indent=2) + "\n")
         return 0
-    table = Table("code", "name", "family", "default", "severity", "what it finds",
-                  box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("code", "name", "family", "default", "severity", "what it finds"):
+        table.add_column(header, no_wrap=True, overflow="ellipsis")  # one line per rule
     for row in rows():
         table.add_row(str(row["code"]), str(row["name"]), str(row["family"]),
                       "on" if row["default"] else "off", str(row["severity"]),

@@ -30,7 +30,7 @@ from conclint.diagnostics import Diagnostic, Related
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 2
+FORMAT = 4  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"

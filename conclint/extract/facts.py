@@ -52,6 +52,7 @@ class Call:
     discarded: bool = False  # an expression statement: the result is dropped
     target: str | None = None  # dotted text of the name/attribute the result is assigned to
     in_test: bool = False  # part of an ``if``/``while`` test
+    sink: str | None = None  # where the result flows, beyond ``target`` (see ``Function.uses``)
 
 
 @dataclass(slots=True)
@@ -65,6 +66,7 @@ class Acquire:
     # A manual acquire that this function releases later: the lock is used as a mutex here.
     # One never released here is handed off (a signal, or a wrapper like ``__enter__``).
     paired: bool = False
+    end: Loc = 0  # a ``with``: the last ordinal inside its body (where the block is left)
 
     @property
     def structured(self) -> bool:
@@ -80,6 +82,63 @@ class ReleaseIssue:
     loc: Loc
     reason: str
     related: Loc | None = None
+
+
+# The test of an ``if``/``while``, reduced to what rank and flow analyses need: a small tree
+# of tuples. ("and"|"or", a, b), ("not", a), ("cmp", op, left, right), and the terms
+# ("atom", dotted text, string constants inside it), ("const", value),
+# ("consts", values of a literal tuple/list/set), ("?",) for anything else.
+Test = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A point where control splits, with the ordinal ranges of its arms.
+
+    Every node numbered while its arm was walked has an ordinal in ``(start, end]``.
+    ``kind``: "if", "while", "for", "except" (a handler), "finally", "case".
+    """
+
+    kind: str
+    loc: Loc
+    test: Test | None
+    body: tuple[Loc, Loc]
+    orelse: tuple[Loc, Loc] | None = None
+
+
+@dataclass(slots=True)
+class Access:
+    """A use of possibly shared state inside a function, for the race rules.
+
+    Only three kinds of variable are recorded: an attribute of the method's own receiver
+    (``self.x``/``cls.x``, also from a nested function or lambda that closes over it), a
+    module-level name of this module, and a local of an enclosing function captured by a
+    nested one (closure state). ``space`` says which; ``var`` names it: "Cls.attr" with the
+    class qualname, the global's name, or "<owner qualname>:<name>".
+    """
+
+    space: str  # "attr" | "global" | "closure"
+    var: str
+    # "read" | "iter" (iterated by a for loop or comprehension) | "write" (rebound or deleted)
+    # | "mutate" (item/attribute store, ``del x[k]``, a mutating method) | "update" (a
+    # read-modify-write: ``x += 1``, ``d[k] = d.get(k, 0) + 1``, ``self.n = self.n + 1``)
+    kind: str
+    loc: Loc  # the statement (or lambda) it is part of
+    held: tuple[int, ...]
+    method: str = ""  # a mutation: the method called ("append"...), "[]" item, "." attribute
+    checked: Loc = 0  # a write under (or after the early exit of) an ``if`` testing the same
+    # variable: that ``if`` statement's ordinal (check-then-act)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A ``# conclint: guarded-by=<lock>`` declaration on an assignment."""
+
+    space: str  # "attr" | "global"
+    var: str  # as in ``Access.var``
+    lock: str  # dotted text of the lock as written
+    loc: Loc
+    scope: str  # qualname of the function the declaration is in ("<module>" at top level)
 
 
 @dataclass(slots=True)
@@ -102,6 +161,27 @@ class Function:
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
     yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
     release_issues: list[ReleaseIssue] = field(default_factory=list)
+    # Suspension points other than awaited calls (``await fut``, ``async for``), each with
+    # the acquisitions held there (awaited calls are ``Call``s with ``awaited``).
+    suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)  # in source order
+    exits: list[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
+    # Where parameters, assigned names and ``self.x`` are used *as values* (not as receivers):
+    # "=T" assigned to T, "[T" element of a container assigned to T, "(N" argument of the call
+    # at ordinal N, "return", "yield", "with", "for:N" iterated by the loop at N, "^" used by a
+    # nested function, "global" declared global/nonlocal, "?" any other flow.
+    uses: dict[str, set[str]] = field(default_factory=dict)
+    loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
+    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) of loops
+    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value (not on self)
+    catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
+    # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
+    # "last" is a huge number when the body cannot fall through (return/raise/break).
+    exclusive_ifs: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
+    accesses: list[Access] = field(default_factory=list)
+    # ordinal ranges [start, end) of statements right before a ``return``/``raise`` of the
+    # same block: a call there is the last thing the function does on that path
+    tails: list[tuple[Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -129,6 +209,9 @@ class ModuleFacts:
     global_locs: dict[str, Loc] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
     classes: list[ClassDef] = field(default_factory=list)
+    star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
+    main_guards: list[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
+    guards: list[Guard] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 
 from conclint.extract.facts import Loc, ReleaseIssue
-from conclint.extract.text import dotted, literal
+from conclint.extract.text import dotted, is_try_acquire, lock_method_call
 
 LocOf = Callable[[cst.CSTNode], Loc]
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -81,19 +81,10 @@ def _blocking_acquire(stmt: cst.BaseStatement) -> tuple[str, cst.Call] | None:
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return None
     small = stmt.body[0]
-    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+    if not isinstance(small, cst.Expr):
         return None
-    call = small.value
-    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "acquire"):
-        return None
-    for i, arg in enumerate(call.args):
-        key = arg.keyword.value if arg.keyword else None
-        if key == "timeout" or (key is None and i == 1):
-            return None
-        if key in ("blocking", None) and literal(arg.value) in (False, 0):
-            return None
-    receiver = dotted(call.func.value)
-    return (receiver, call) if receiver is not None else None
+    acquired = lock_method_call(small.value, "acquire")
+    return None if acquired is None or is_try_acquire(acquired[1]) else acquired
 
 
 def _finally_releases(stmt: cst.CSTNode) -> frozenset[str]:

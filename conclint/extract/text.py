@@ -65,3 +65,27 @@ def literal(node: cst.BaseExpression) -> object:
 
 def is_literal(value: object) -> bool:
     return value is not _NO_CONST
+
+
+def is_try_acquire(call: cst.Call) -> bool:
+    """``acquire(False)``, ``acquire(blocking=False)``, ``acquire(timeout=...)``."""
+    for i, arg in enumerate(call.args):
+        key = arg.keyword.value if arg.keyword else None
+        if key == "timeout" or (key is None and i == 1):
+            return True
+        if key in ("blocking", None) and literal(arg.value) in (False, 0):
+            return True
+    return False
+
+
+def lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
+    """``X.method(...)`` with a dotted receiver X."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == method
+    ):
+        receiver = dotted(node.func.value)
+        if receiver is not None:
+            return receiver, node
+    return None

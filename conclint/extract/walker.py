@@ -14,13 +14,21 @@ and no positions are computed: every recorded node gets an ordinal in source pre
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from sys import intern
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from conclint.extract.facts import Acquire, Arg, Call, ClassDef, Function, Loc, ModuleFacts
+from conclint.extract.conditions import encode_test
+from conclint.extract.facts import (
+    Access, Acquire, Arg, Branch, Call, ClassDef, Function, Guard, Loc, ModuleFacts, Test,
+)
 from conclint.extract.release_check import check_releases
-from conclint.extract.text import dotted, is_literal, literal
+from conclint.extract.shared_state import (
+    MUTATORS, SharedScope, Var, drop_rebound_globals, drop_unwritten_reads, guard_comment,
+    iterated, module_names, tolerates_races,
+)
+from conclint.extract.text import dotted, is_literal, is_try_acquire, literal, lock_method_call
 
 # Called with each numbered node, in ordinal order (used only to locate reported nodes).
 OnNumber = Callable[[cst.CSTNode], None]
@@ -28,6 +36,7 @@ OnNumber = Callable[[cst.CSTNode], None]
 _LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
                            "notify_all"})
 _ATOMS = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
+_EXITS = (cst.Return, cst.Raise)
 
 
 @dataclass
@@ -42,6 +51,8 @@ class _Scope:
     unpaired: dict[str, list[int]] = field(default_factory=dict)  # manual acquires by lock
     free: set[str] = field(default_factory=set)  # names used here, not (yet) bound here
     captured: set[str] = field(default_factory=set)  # names nested functions use freely
+    tracked: set[str] = field(default_factory=set)  # names whose value uses are recorded
+    shared: SharedScope = field(default_factory=SharedScope)
 
 
 def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
@@ -53,28 +64,63 @@ def _held_after(branches: Sequence[list[int] | None]) -> list[int] | None:
     return [i for i in first if all(i in other for other in live[1:])]
 
 
-def _is_try_acquire(call: cst.Call) -> bool:
-    """``acquire(False)``, ``acquire(blocking=False)``, ``acquire(timeout=...)``."""
-    for i, arg in enumerate(call.args):
-        key = arg.keyword.value if arg.keyword else None
-        if key == "timeout" or (key is None and i == 1):
-            return True
-        if key in ("blocking", None) and literal(arg.value) in (False, 0):
-            return True
-    return False
+def _elem_sink(sink: str | None) -> str | None:
+    """The sink of an element of a container literal whose own sink is ``sink``."""
+    if sink is None or sink[0] in "[(" or sink in ("return", "yield"):
+        return sink
+    return "[" + sink[1:] if sink[0] == "=" else "?"
 
 
-def _lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
-    """``X.method(...)`` with a dotted receiver X."""
-    if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == method
-    ):
-        receiver = dotted(node.func.value)
-        if receiver is not None:
-            return receiver, node
-    return None
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    comparison = test.comparisons[0]
+    if not isinstance(comparison.operator, cst.Equal):
+        return False
+    sides = {dotted(test.left) or literal(test.left), dotted(comparison.comparator)
+             or literal(comparison.comparator)}
+    return sides == {"__name__", "__main__"}
+
+
+def _catches_all(body: Sequence[cst.BaseStatement]) -> bool:
+    """A body that is (after a docstring) one ``try`` with a bare/``Exception`` handler."""
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(
+        body[0].body[0], cst.Expr
+    ) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], cst.Try):
+        return False
+    return any(h.type is None or dotted(h.type) in ("Exception", "BaseException")
+               for h in body[0].handlers)
+
+
+_COPIES = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
+_NEVER = 1 << 62  # an ordinal past every node: "the rest of the function"
+
+
+def _loop_binding(
+    target: cst.BaseExpression, iterable: cst.BaseExpression
+) -> tuple[str, str] | None:
+    """``for t in threads`` -> ("t", "threads"); sees through list()/sorted()/.values()/
+    .items()/.copy() and ``enumerate``."""
+    pair = isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
+    while isinstance(iterable, cst.Call) and iterable.args:
+        func = iterable.func
+        if isinstance(func, cst.Name) and func.value == "enumerate" and pair:
+            target, pair = target.elements[1].value, False  # type: ignore[union-attr]
+        elif not (isinstance(func, cst.Name) and func.value in _COPIES):
+            break
+        iterable = iterable.args[0].value
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
+        method = iterable.func.attr.value
+        if method == "items" and pair:
+            target, pair = target.elements[1].value, False  # type: ignore[union-attr]
+        if method in ("values", "copy", "items"):
+            iterable = iterable.func.value
+    name = target.value if isinstance(target, cst.Name) else None
+    text = dotted(iterable)
+    return (name, text) if name is not None and text is not None else None
 
 
 class ModuleWalker:
@@ -91,15 +137,27 @@ class ModuleWalker:
         self._scopes: list[_Scope] = []
         self._classes: list[tuple[ClassDef, int]] = []  # with the scope depth of its body
         self._class_by_name: dict[str, ClassDef] = {}
+        # shared-state bookkeeping (see ``shared_state``)
+        self._module_names: set[str] = set()
+        self._stmt: Loc = 0  # the statement being walked: where its accesses are located
+        self._iter_node: cst.CSTNode | None = None  # the collection a ``for`` iterates
+        self._suppress: cst.CSTNode | None = None  # already recorded as a store
+        self._test_vars: set[Var] | None = None  # variables read by the ``if`` test being walked
+        self._guard: str | None = None  # a ``guarded-by`` comment on the current line
+        self._tolerant = False  # in a ``try`` that catches what a lost race raises (KeyError)
+        self._shared = SharedScope()  # the current function's (a hot-path shortcut)
+        self._in_function = False
 
     # ----------------------------------------------------------------- entry
     def walk(self, module: cst.Module) -> ModuleFacts:
         top = Function(qualname="<module>", name="<module>", cls=None, params=(),
                        decorators=(), is_async=False, loc=0)
         self.facts.functions.append(top)
-        self._scopes.append(_Scope(top))
+        self._module_names = module_names(module.body)
+        self._scopes.append(_Scope(top, shared=self._shared))
         self._block(module.body)
         self._scopes.pop()
+        drop_unwritten_reads(self.facts)
         return self.facts
 
     def _number(self, node: cst.CSTNode) -> Loc:
@@ -118,19 +176,38 @@ class ModuleWalker:
         return self._scopes[-1]
 
     # ------------------------------------------------------------ statements
-    def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite) -> bool:
-        """Walk statements in order; False when control cannot fall off the end."""
+    def _block(
+        self, body: Sequence[cst.CSTNode] | cst.BaseSuite, keep_checks: bool = False,
+    ) -> bool:
+        """Walk statements in order; False when control cannot fall off the end.
+        ``keep_checks``: an early-exit test in the block still holds after it (a ``with``)."""
         if isinstance(body, cst.SimpleStatementSuite):
             return self._small_statements(body.body)
         if isinstance(body, cst.IndentedBlock):
             body = body.body
+        checks = self._shared.checks
+        mark = None if keep_checks else len(checks)  # an early exit's test holds to block end
+        previous = 0
+        falls_through = True
         for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
+            start = self._count + 1
+            if type(stmt) is cst.SimpleStatementLine:
+                if previous and type(stmt.body[0]) in _EXITS:
+                    self._scope.fn.tails.append((previous, start))
+                lines = stmt.leading_lines
+                self._guard = guard_comment(stmt) if (
+                    stmt.trailing_whitespace.comment is not None
+                    or (lines and lines[-1].comment is not None)) else None
                 if not self._small_statements(stmt.body):
-                    return False
+                    falls_through = False
+                    break
             elif not self._compound(stmt):
-                return False
-        return True
+                falls_through = False
+                break
+            previous = start
+        if mark is not None:
+            del checks[mark:]
+        return falls_through
 
     def _small_statements(self, statements: Sequence[cst.BaseSmallStatement]) -> bool:
         for small in statements:
@@ -140,68 +217,123 @@ class ModuleWalker:
 
     def _small(self, node: cst.BaseSmallStatement) -> bool:
         scope = self._scope
-        loc = self._number(node)
+        loc = self._stmt = self._number(node)
         if isinstance(node, cst.Expr):
             self._expression_statement(node.value)
         elif isinstance(node, cst.Assign):
+            accesses = scope.fn.accesses
+            start = len(accesses)
             for target in node.targets:
                 self._store(target.target)
-            self._expr(node.value, target=dotted(node.targets[0].target)
-                       if len(node.targets) == 1 else None)
+            middle = len(accesses)
+            text = dotted(node.targets[0].target)
+            also = dotted(node.targets[1].target) if len(node.targets) == 2 else text
+            if len(node.targets) > 2:
+                text = None
+            self._expr(node.value, target=text, sink="=" + also if text and also else "?")
+            self._after_assign(node.targets[0].target, node.value, start, middle, loc)
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
+                self._attr_set(target.target, node.value)
         elif isinstance(node, cst.AnnAssign):
-            self._store(node.target)
+            if node.value is not None:
+                start = len(scope.fn.accesses)
+                self._store(node.target)
             self._expr(node.annotation.annotation)
             if node.value is not None:
-                self._expr(node.value, target=dotted(node.target))
+                middle = len(scope.fn.accesses)
+                text = dotted(node.target)
+                self._expr(node.value, target=text, sink="=" + text if text else "?")
+                self._after_assign(node.target, node.value, start, middle, loc)
                 self._bind(node.target, node.value, loc)
         elif isinstance(node, cst.AugAssign):
-            self._expr(node.target)
-            self._expr(node.value)
+            if type(node.target) is cst.Name:  # a read-modify-write of the name
+                self._bind_name(node.target.value, "update")
+                self._suppress = node.target
+                self._expr(node.target)
+                self._suppress = None
+            else:
+                self._store(node.target, "update")
+            text = dotted(node.target)
+            self._expr(node.value, sink="=" + text if text else "?")
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            how = "global" if isinstance(node, cst.Global) else "nonlocal"
+            for item in node.names:
+                scope.tracked.add(item.name.value)
+                scope.fn.uses.setdefault(item.name.value, set()).add("global")
+                scope.shared.declared[item.name.value] = how
+                if how == "global":
+                    self._module_names.add(item.name.value)
         elif isinstance(node, cst.Return):
             if node.value is not None:
-                self._expr(node.value)
+                self._expr(node.value, sink="return")
             scope.returns_held.append(tuple(scope.held))
+            scope.fn.exits.append((loc, "return"))
             return False
         elif isinstance(node, cst.Raise):
+            scope.fn.exits.append((loc, "raise"))
             if node.exc is not None:
                 self._expr(node.exc)
             if node.cause is not None:
                 self._expr(node.cause.item)
             return False
         elif isinstance(node, (cst.Break, cst.Continue)):
+            scope.fn.exits.append((loc, "break" if isinstance(node, cst.Break) else "continue"))
             return False
         elif isinstance(node, cst.Import):
             self._import(node)
         elif isinstance(node, cst.ImportFrom):
-            self._import_from(node)
+            self._import(node)
         elif isinstance(node, cst.Assert):
             self._expr(node.test)
             if node.msg is not None:
                 self._expr(node.msg)
         elif isinstance(node, cst.Del):
-            self._expr(node.target)
+            if isinstance(node.target, (cst.Attribute, cst.Subscript)):
+                self._store(node.target)  # ``del self.x``, ``del cache[k]``
+            else:
+                self._expr(node.target)
         return True
 
-    def _store(self, target: cst.BaseExpression) -> None:
-        """Walk an assignment target: calls inside it run, a plain name is no use."""
-        if not isinstance(target, cst.Name):
+    def _store(self, target: cst.BaseExpression, kind: str = "write") -> None:
+        """Walk an assignment (or ``del``) target: calls inside it run; a plain name is
+        tracked from now and bound; a store into shared state is recorded (``kind``
+        "update" for ``+=``)."""
+        node_type = type(target)
+        if node_type is cst.Name:
+            self._scope.tracked.add(target.value)
+            self._bind_name(target.value, kind)
+        elif node_type is cst.Tuple or node_type is cst.List:
+            for element in target.elements:
+                self._store(element.value, kind)
+        elif node_type is cst.StarredElement:
+            self._store(target.value, kind)
+        else:
+            root = self._root(target)
+            if root is not None:
+                var, node = root
+                if node is target:
+                    self._access(var, kind)
+                else:  # an item (``[]``) or attribute (``.``) of the variable's object
+                    self._access(var, "update" if kind == "update" else "mutate",
+                                 "[]" if type(target) is cst.Subscript else ".")
+                self._suppress = node
             self._expr(target)
+            self._suppress = None
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
         call = value.expression if isinstance(value, cst.Await) else value
-        acquired = _lock_method_call(call, "acquire")
+        acquired = lock_method_call(call, "acquire")
         if acquired is not None:
             self._expr(value, discarded=True)
             self._scope.has_acquire_call = True
-            kind = "try-acquire" if _is_try_acquire(acquired[1]) else "acquire"
+            kind = "try-acquire" if is_try_acquire(acquired[1]) else "acquire"
             index = self._push_acquire(acquired[0], self.loc_of(acquired[1]), kind)
             # A second acquire before any release waits for another thread to release:
             # the lock is a signal there, and the earlier acquire never pairs up.
             self._scope.unpaired[acquired[0]] = [index]
             return
-        released = _lock_method_call(call, "release")
+        released = lock_method_call(call, "release")
         self._expr(value, discarded=True)
         if released is not None:
             self._release(released[0])
@@ -223,7 +355,7 @@ class ModuleWalker:
                 return
 
     def _compound(self, node: cst.CSTNode) -> bool:
-        self._number(node)
+        self._stmt = self._number(node)
         if isinstance(node, cst.FunctionDef):
             self._function(node)
             return True
@@ -249,6 +381,28 @@ class ModuleWalker:
         self._scope.held = after
         return True
 
+    def _open_branch(self) -> int:
+        """Reserve the branch's place so that ``branches`` stays in source order."""
+        branches = self._scope.fn.branches
+        branches.append(None)  # type: ignore[arg-type] - filled by _close_branch
+        return len(branches) - 1
+
+    def _close_branch(self, slot: int, kind: str, node: cst.CSTNode | None, test: Test | None,
+                      body: tuple[Loc, Loc], orelse: tuple[Loc, Loc] | None = None) -> None:
+        loc = self.loc_of(node) if node is not None else body[0]
+        self._scope.fn.branches[slot] = Branch(kind, loc, test, body, orelse)
+
+    def _arm(self, kind: str, body: cst.BaseSuite, before: cst.BaseExpression | None = None
+             ) -> bool:
+        """Walk a handler, ``finally`` or ``case`` body (after ``before``) as a branch arm."""
+        slot = self._open_branch()
+        start = self._count
+        if before is not None:
+            self._expr(before)
+        falls_through = self._block(body)
+        self._close_branch(slot, kind, None, None, (start, self._count))
+        return falls_through
+
     def _branch(self, body: cst.BaseSuite, start: list[int]) -> list[int] | None:
         self._scope.held = list(start)
         return list(self._scope.held) if self._block(body) else None
@@ -258,8 +412,17 @@ class ModuleWalker:
         before = list(scope.held)
         test = node.test
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
-        locked = _lock_method_call(test.expression if negated else test, "acquire")
+        locked = lock_method_call(test.expression if negated else test, "acquire")
+        loc = self._stmt = self.loc_of(node)
+        outer_test, self._test_vars = self._test_vars, set()
         self._expr(test, in_test=True)
+        tested, self._test_vars = frozenset(self._test_vars), outer_test
+        checks = self._shared.checks
+        mark = len(checks)
+        if tested:
+            checks.append((tested, loc))
+        slot = self._open_branch()
+        arms_start = self._count
         body_start = else_start = before
         if locked is not None:
             scope.has_acquire_call = True
@@ -267,6 +430,11 @@ class ModuleWalker:
             with_lock = before + [index]
             body_start, else_start = (before, with_lock) if negated else (with_lock, before)
         body_end = self._branch(node.body, body_start)
+        del checks[mark + 1:]
+        body_range = (arms_start, self._count)
+        first, body_last = self.loc_of(node), self._count
+        if len(self._scopes) == 1 and not self._classes and _is_main_guard(test):
+            self.facts.main_guards.append((first, body_last))
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
@@ -275,63 +443,93 @@ class ModuleWalker:
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
             else_end = self._branch(node.orelse.body, else_start)
+        del checks[mark:]
+        if tested and (body_end is None or else_end is None):
+            checks.append((tested, loc))  # an early exit: the rest of the block depends on it
+        self._close_branch(slot, "if", node, encode_test(test), body_range,
+                           (body_range[1], self._count) if node.orelse is not None else None)
+        if body_end is None:
+            scope.fn.exclusive_ifs.append((first, body_last, _NEVER))
+        elif node.orelse is not None:
+            scope.fn.exclusive_ifs.append((first, body_last, self._count))
         return self._join([body_end, else_end])
 
     def _loop(self, node: cst.While | cst.For) -> bool:
         scope = self._scope
+        test: Test | None = None
         if isinstance(node, cst.While):
             self._expr(node.test, in_test=True)
             scope.loops.append("while")
+            test = encode_test(node.test)
         else:
             self._store(node.target)
-            self._expr(node.iter)
+            self._iter_node = iterated(node.iter)
+            self._expr(node.iter, sink=f"for:{self.loc_of(node)}")
+            self._iter_node = None
+            self._loop_binding(node.target, node.iter, self.loc_of(node))
+            if node.asynchronous is not None:
+                scope.fn.suspends.append((self.loc_of(node), tuple(scope.held)))
             scope.loops.append("for")
+        slot = self._open_branch()
         before = list(scope.held)
+        start = self._count
         self._block(node.body)
+        body_range = (start, self._count)
+        scope.fn.loop_spans.append((self.loc_of(node), self._count))
         scope.loops.pop()
         scope.held = before
         if node.orelse is not None:
             self._block(node.orelse.body)
             scope.held = list(before)
+        kind = "while" if isinstance(node, cst.While) else "for"
+        self._close_branch(slot, kind, node, test, body_range,
+                           (body_range[1], self._count) if node.orelse is not None else None)
         return True
 
     def _with(self, node: cst.With) -> bool:
         scope = self._scope
         before = list(scope.held)
         kind = "async-with" if node.asynchronous is not None else "with"
+        first = len(scope.fn.acquires)
         for item in node.items:
             loc = self._number(item.item)
             if isinstance(item.item, cst.Name):
-                self._name_use(item.item.value, lock_use=True)
+                self._name_use(item.item.value, lock_use=True, sink="with")
             else:
-                self._expr(item.item)
+                self._expr(item.item, sink="with")
             if item.asname is not None:
                 self._store(item.asname.name)
                 self._bind(item.asname.name, item.item, loc)
             text = dotted(item.item)
             if text is not None:
                 self._push_acquire(text, loc, kind)
-        falls_through = self._block(node.body)
+        pushed = scope.fn.acquires[first:]
+        falls_through = self._block(node.body, keep_checks=True)
+        for acquire in pushed:
+            acquire.end = self._count
         scope.held = before
         return falls_through
 
     def _try(self, node: cst.Try | cst.TryStar) -> bool:
         scope = self._scope
         before = list(scope.held)
+        tolerant = self._tolerant
+        if tolerates_races(node.handlers):
+            self._tolerant = True  # a check-then-act in here handles losing the race
         body_ok = self._block(node.body)
+        self._tolerant = tolerant
         if body_ok and node.orelse is not None:
             body_ok = self._block(node.orelse.body)
         ends: list[list[int] | None] = [list(scope.held) if body_ok else None]
         for handler in node.handlers:
             scope.held = list(before)
-            if handler.type is not None:
-                self._expr(handler.type)
-            ends.append(list(scope.held) if self._block(handler.body) else None)
+            ends.append(list(scope.held) if self._arm("except", handler.body, handler.type)
+                        else None)
         after = _held_after(ends)
         if node.finalbody is not None:
             start = after if after is not None else before
             scope.held = list(start)
-            if not self._block(node.finalbody.body) or after is None:
+            if not self._arm("finally", node.finalbody.body) or after is None:
                 return False
             after = [i for i in start if i in scope.held]
         if after is None:
@@ -345,9 +543,12 @@ class ModuleWalker:
         ends: list[list[int] | None] = []
         for case in node.cases:
             self._scope.held = list(before)
+            slot = self._open_branch()
+            start = self._count
             if case.guard is not None:
                 self._expr(case.guard)
             ends.append(self._branch(case.body, before))
+            self._close_branch(slot, "case", None, None, (start, self._count))
         ends.append(before)
         return self._join(ends)
 
@@ -376,6 +577,7 @@ class ModuleWalker:
         elif len(self._scopes) > 1:
             qualname = f"{outer.fn.qualname}.<locals>.{node.name.value}"
             outer.fn.nested[node.name.value] = qualname
+            outer.shared.bound.add(node.name.value)
         else:
             qualname = node.name.value
         fn = Function(
@@ -401,13 +603,25 @@ class ModuleWalker:
 
     def _enter(self, fn: Function, body: cst.BaseSuite | cst.BaseExpression) -> None:
         self.facts.functions.append(fn)
-        scope = _Scope(fn)
+        scope = _Scope(fn, tracked=set(fn.params))
+        shared = scope.shared
+        shared.bound.update(fn.params)
+        if fn.cls is not None and fn.params and "staticmethod" not in fn.decorators:
+            shared.self_name, shared.cls = fn.params[0], fn.cls
+        elif len(self._scopes) > 1:
+            outer = self._scope.shared
+            if outer.self_name is not None and outer.self_name not in fn.params:
+                shared.self_name, shared.cls = outer.self_name, outer.cls
         self._scopes.append(scope)
+        outer = (self._stmt, self._shared, self._in_function)
+        self._stmt, self._shared, self._in_function = fn.loc, shared, True
         if isinstance(body, cst.BaseExpression):
             self._expr(body)
             falls_through = True
         else:
             falls_through = self._block(body)
+        self._stmt, self._shared, self._in_function = outer
+        drop_rebound_globals(fn, shared)
         ends = [list(e) for e in scope.returns_held]
         if falls_through:
             ends.append(list(scope.held))
@@ -417,6 +631,8 @@ class ModuleWalker:
         )
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
+        if isinstance(body, cst.IndentedBlock):
+            fn.catches_all = _catches_all(body.body)
         self._scopes.pop()
         for name in scope.captured:  # a closure uses it: it escapes this function
             if name in fn.locals:
@@ -439,6 +655,8 @@ class ModuleWalker:
             prefix = f"{self._scope.fn.qualname}.<locals>."
         else:
             prefix = ""
+        if len(self._scopes) > 1:
+            self._scope.shared.bound.add(node.name.value)
         cls = ClassDef(
             qualname=prefix + node.name.value,
             name=node.name.value,
@@ -479,11 +697,41 @@ class ModuleWalker:
             owner = self._class_by_name.get(fn.cls) if fn.cls is not None else None
             if owner is not None and fn.params and target.value.value == fn.params[0]:
                 attr = target.attr.value
+                if owner.attrs.get(attr) == "None" and text != "None":
+                    # ``self.model = None`` in ``__init__``, the real value set later
+                    del owner.attrs[attr], owner.attr_scope[attr], owner.attr_locs[attr]
                 owner.attrs.setdefault(attr, text)
                 owner.attr_scope.setdefault(attr, fn.qualname)
                 owner.attr_locs.setdefault(attr, loc)
 
-    def _import(self, node: cst.Import) -> None:
+    def _attr_set(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``t.daemon = True``, ``self._t.daemon = True`` (not ``self.x``: a class attribute)."""
+        if isinstance(target, cst.Attribute):
+            fn = self._scope.fn
+            owner, text = dotted(target.value), dotted(value)
+            if owner is not None and text is not None and not (
+                fn.cls is not None and fn.params and fn.params[0] == owner
+            ):
+                fn.attr_sets[f"{owner}.{target.attr.value}"] = text
+
+    def _loop_binding(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression, loc: Loc
+    ) -> None:
+        binding = _loop_binding(target, iterable)
+        if binding is not None:
+            self._scope.fn.loop_vars.append((*binding, loc))
+
+    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        if len(self._scopes) > 1 and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                name = alias.asname.name if alias.asname is not None else alias.name
+                while isinstance(name, cst.Attribute):
+                    name = name.value
+                if isinstance(name, cst.Name):
+                    self._scope.shared.bound.add(name.value)
+        if isinstance(node, cst.ImportFrom):
+            self._import_from(node)
+            return
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
@@ -501,7 +749,10 @@ class ModuleWalker:
             for _ in range(len(node.relative) - 1):
                 package = package.rpartition(".")[0]
             base = f"{package}.{base}" if base else package
-        if base is None or isinstance(node.names, cst.ImportStar):
+        if base is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            self.facts.star_imports.append(base)
             return
         for alias in node.names:
             name = dotted(alias.name)
@@ -521,19 +772,54 @@ class ModuleWalker:
         target: str | None = None,
         in_test: bool = False,
         awaited: bool = False,
+        sink: str | None = None,
     ) -> None:
-        """Walk an expression in source order, recording calls (explicit dispatch)."""
+        """Walk an expression in source order, recording calls (explicit dispatch).
+
+        ``sink`` says where the expression's value flows (see ``Function.uses``); only
+        names, ``self`` attributes and calls record it.
+        """
         if isinstance(node, _ATOMS):
             if isinstance(node, cst.Name):
-                self._name_use(node.value)
+                self._name_use(node.value, sink=sink)
+                if self._in_function and node is not self._suppress:
+                    shared = self._shared  # the common case inline: a plain local
+                    if node.value in shared.bound:
+                        if in_test or shared.captured or shared.declared:
+                            self._shared_name(node, in_test)
+                    elif node.value in self._module_names or len(self._scopes) > 2 \
+                            or shared.declared or shared.captured:
+                        self._read_name(node, in_test)
             return
         if isinstance(node, cst.Call):
-            self._call(node, discarded, target, in_test, awaited)
+            self._call(node, discarded, target, in_test, awaited, sink)
         elif isinstance(node, cst.Attribute):
-            self._expr(node.value, in_test=in_test)
+            base = node.value
+            if type(base) is cst.Name:
+                if sink is not None and sink[0] != ".":
+                    self._self_attr_use(base.value, node.attr.value, sink)
+                self._name_use(base.value)
+                shared = self._shared
+                if base.value == shared.self_name and shared.self_name is not None:
+                    if node is not self._suppress:
+                        var = ("attr", f"{shared.cls}.{node.attr.value}")
+                        self._access(var, "iter" if node is self._iter_node else "read")
+                        if in_test and self._test_vars is not None:
+                            self._test_vars.add(var)
+                elif self._in_function and base is not self._suppress:
+                    self._shared_name(base, in_test)
+            else:
+                self._expr(base, in_test=in_test, sink="." + node.attr.value)
         elif isinstance(node, cst.Await):
-            self._expr(node.expression, discarded=discarded, target=target, awaited=True)
-        elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            if not isinstance(node.expression, cst.Call):
+                scope = self._scope
+                scope.fn.suspends.append((self._number(node), tuple(scope.held)))
+            self._expr(node.expression, discarded=discarded, target=target, awaited=True,
+                       sink=sink)
+        elif isinstance(node, cst.BooleanOperation):
+            self._expr(node.left, in_test=in_test, sink=sink)
+            self._expr(node.right, in_test=in_test, sink=sink)
+        elif isinstance(node, cst.BinaryOperation):
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
         elif isinstance(node, cst.Comparison):
@@ -543,31 +829,38 @@ class ModuleWalker:
         elif isinstance(node, cst.UnaryOperation):
             self._expr(node.expression, in_test=in_test)
         elif isinstance(node, cst.Subscript):
-            self._expr(node.value, in_test=in_test)
+            self._expr(node.value, in_test=in_test, sink=".[]")
             for element in node.slice:
                 self._slice(element.slice, in_test)
         elif isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            inner = _elem_sink(sink)
             for element in node.elements:
-                self._expr(element.value, in_test=in_test)
+                self._expr(element.value, in_test=in_test, sink=inner)
         elif isinstance(node, cst.Dict):
+            inner = _elem_sink(sink)
             for element in node.elements:
                 if isinstance(element, cst.DictElement):
-                    self._expr(element.key, in_test=in_test)
-                self._expr(element.value, in_test=in_test)
+                    self._expr(element.key, in_test=in_test, sink=inner)
+                self._expr(element.value, in_test=in_test, sink=inner)
         elif isinstance(node, cst.Lambda):
             self._lambda(node)
         elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            self._comprehension(node, in_test)
+            self._comprehension(node, in_test, _elem_sink(sink))
         elif isinstance(node, cst.IfExp):
-            self._expr(node.body, in_test=in_test)
+            self._expr(node.body, in_test=in_test, sink=sink)
             self._expr(node.test, in_test=in_test)
-            self._expr(node.orelse, in_test=in_test)
+            self._expr(node.orelse, in_test=in_test, sink=sink)
         elif isinstance(node, (cst.Yield, cst.From)):
             self._yield(node)
         elif isinstance(node, cst.NamedExpr):
-            self._expr(node.value, in_test=in_test)
+            name = node.target.value if isinstance(node.target, cst.Name) else None
+            self._expr(node.value, in_test=in_test, sink="=" + name if name else "?")
+            if name is not None:
+                self._scope.tracked.add(name)
+                if self._in_function:
+                    self._shared.bound.add(name)
         elif isinstance(node, cst.StarredElement):
-            self._expr(node.value, in_test=in_test)
+            self._expr(node.value, in_test=in_test, sink=sink)
         elif isinstance(node, cst.FormattedString):
             for part in node.parts:
                 if isinstance(part, cst.FormattedStringExpression):
@@ -585,19 +878,26 @@ class ModuleWalker:
                     self._expr(part, in_test=in_test)
 
     def _comprehension(
-        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, in_test: bool
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, in_test: bool,
+        sink: str | None,
     ) -> None:
         scope = self._scope
         scope.loops.append("for")
-        if isinstance(node, cst.DictComp):
-            self._expr(node.key, in_test=in_test)
-            self._expr(node.value, in_test=in_test)
-        else:
-            self._expr(node.elt, in_test=in_test)
         clause: cst.CompFor | None = node.for_in
+        while clause is not None:  # bind the loop variables before the element uses them
+            self._loop_binding(clause.target, clause.iter, 0)
+            clause = clause.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self._expr(node.key, in_test=in_test, sink=sink)
+            self._expr(node.value, in_test=in_test, sink=sink)
+        else:
+            self._expr(node.elt, in_test=in_test, sink=sink)
+        clause = node.for_in
         while clause is not None:
             self._store(clause.target)
-            self._expr(clause.iter, in_test=in_test)
+            self._iter_node = iterated(clause.iter)
+            self._expr(clause.iter, in_test=in_test, sink="for:0")
+            self._iter_node = None
             for condition in clause.ifs:
                 self._expr(condition.test, in_test=in_test)
             clause = clause.inner_for_in
@@ -611,21 +911,41 @@ class ModuleWalker:
         if isinstance(value, cst.From):
             self._yield(value)
         elif value is not None:
-            self._expr(value)
+            self._expr(value, sink="yield")
 
-    def _name_use(self, name: str, lock_use: bool = False) -> None:
-        """Note a local used as a value (not as a lock) or captured by a nested function."""
+    def _name_use(self, name: str, lock_use: bool = False, sink: str | None = None) -> None:
+        """Note a local used as a value (not as a lock) or captured by a nested function;
+        with a ``sink``, record where the value of a tracked name flows."""
         scopes = self._scopes
         for depth in range(len(scopes) - 1, 0, -1):
             scope = scopes[depth]
             if name in scope.fn.locals:
                 if scope is not self._scope or not lock_use:
                     scope.fn.escaping.add(name)
+                break
+        else:
+            self._scope.free.add(name)
+        if sink is not None and sink[0] != ".":  # a receiver: its calls say what it does
+            for scope in reversed(self._scopes):
+                if name in scope.tracked:
+                    scope.fn.uses.setdefault(name, set()).add(
+                        sink if scope is self._scope else "^")
+                    return
+
+    def _self_attr_use(self, base: str, attr: str, sink: str) -> None:
+        """Record where ``self.attr`` flows (in the method, or "^" from a nested function)."""
+        for scope in reversed(self._scopes[1:]):
+            fn = scope.fn
+            if fn.cls is not None and fn.params and fn.params[0] == base:
+                fn.uses.setdefault(f"{base}.{attr}", set()).add(
+                    sink if scope is self._scope else "^")
                 return
-        self._scope.free.add(name)
+            if base in scope.tracked:
+                return
 
     def _call(
-        self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool
+        self, node: cst.Call, discarded: bool, target: str | None, in_test: bool, awaited: bool,
+        sink: str | None = None,
     ) -> None:
         scope = self._scope
         loc = self._number(node)
@@ -639,9 +959,22 @@ class ModuleWalker:
             discarded=discarded,
             target=target,
             in_test=in_test,
+            sink=None if target is not None and sink == "=" + target else sink,
         )
         scope.fn.calls.append(call)
         func = node.func
+        if (
+            type(func) is cst.Attribute
+            and func.attr.value in MUTATORS
+            and self._in_function
+        ):
+            root = self._root(func.value)
+            if root is not None:
+                method = func.attr.value
+                if method == "pop" and len(node.args) > 1:
+                    method = "pop-default"  # tolerates a missing key
+                self._access(root[0], "mutate", method)
+                self._suppress = root[1]
         if (
             isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Name)
@@ -650,9 +983,11 @@ class ModuleWalker:
             self._name_use(func.value.value, lock_use=True)
         else:
             self._expr(func, in_test=in_test)
+        self._suppress = None
         args = []
+        here = f"({loc}"
         for arg in node.args:
-            self._expr(arg.value, in_test=in_test)
+            self._expr(arg.value, in_test=in_test, sink=here)
             args.append(self._arg(arg))  # after the walk: a lambda has its ordinal now
         call.args = tuple(args)
 
@@ -689,3 +1024,137 @@ class ModuleWalker:
         fn = Function(qualname=qualname, name="<lambda>", cls=None, params=params,
                       decorators=(), is_async=False, loc=loc)
         self._enter(fn, node.body)
+
+    # ---------------------------------------------------------- shared state
+    def _access(self, var: Var, kind: str, method: str = "") -> None:
+        """Record a use of shared state at the current statement."""
+        scope = self._scope
+        access = Access(var[0], intern(var[1]), kind, self._stmt, tuple(scope.held), method)
+        if kind not in ("read", "iter") and not self._tolerant:
+            for tested, loc in reversed(self._shared.checks):
+                if var in tested:
+                    access.checked = loc
+                    break
+        scope.fn.accesses.append(access)
+
+    def _name_var(self, name: str) -> Var | None:
+        """The shared variable a name in a function stands for: a global or a captured local."""
+        scopes = self._scopes
+        shared = self._shared
+        how = shared.declared.get(name)
+        if how is None and name in shared.bound:
+            if name in shared.captured:
+                return ("closure", f"{scopes[-1].fn.qualname}:{name}")
+            return None
+        if how != "global" and name != shared.self_name:
+            for outer in reversed(scopes[1:-1]):
+                if outer.shared.declared.get(name) == "global":
+                    break
+                if name in outer.shared.bound:
+                    outer.shared.captured.add(name)
+                    return ("closure", f"{outer.fn.qualname}:{name}")
+        if how == "global" or name in self._module_names:
+            return ("global", name)
+        return None
+
+    def _shared_name(self, node: cst.Name, in_test: bool) -> None:
+        """A name read inside a function: recorded when it is shared state."""
+        shared = self._shared
+        name = node.value
+        if name in shared.bound and name not in shared.captured and not shared.declared:
+            if in_test and name in shared.derived and self._test_vars is not None:
+                self._test_vars.update(shared.derived[name])  # a local looked up in shared state
+        elif name in self._module_names or len(self._scopes) > 2 or shared.declared \
+                or shared.captured:
+            self._read_name(node, in_test)
+
+    def _read_name(self, node: cst.Name, in_test: bool) -> None:
+        var = self._name_var(node.value)
+        if var is not None:
+            self._access(var, "iter" if node is self._iter_node else "read")
+        if in_test and self._test_vars is not None:
+            if var is not None:
+                self._test_vars.add(var)
+            else:
+                self._test_vars.update(self._shared.derived.get(node.value, ()))
+
+    def _bind_name(self, name: str, kind: str) -> None:
+        if not self._in_function:
+            return
+        shared = self._shared
+        if name not in shared.declared:
+            shared.bound.add(name)
+            shared.derived.pop(name, None)
+        var = self._name_var(name)
+        if var is not None:
+            self._access(var, kind)
+
+    def _root(self, node: cst.BaseExpression) -> tuple[Var, cst.CSTNode] | None:
+        """The shared variable at the base of ``self.x.y[k]`` / ``G[k].z``, with its node."""
+        shared = self._shared
+        while True:
+            kind = type(node)
+            if kind is cst.Attribute:
+                value = node.value
+                if (
+                    type(value) is cst.Name
+                    and value.value == shared.self_name
+                    and shared.self_name is not None
+                ):
+                    return ("attr", f"{shared.cls}.{node.attr.value}"), node
+                node = value
+            elif kind is cst.Subscript:
+                node = node.value
+            elif kind is cst.Name:
+                if not self._in_function:
+                    return None
+                var = self._name_var(node.value)
+                return (var, node) if var is not None else None
+            else:
+                return None
+
+    def _after_assign(
+        self, target: cst.BaseExpression, value: cst.BaseExpression, start: int, middle: int,
+        loc: Loc,
+    ) -> None:
+        """Mark read-modify-writes, note a local looked up in shared state, take a guard."""
+        accesses = self._scope.fn.accesses
+        if middle > start and len(accesses) > middle:
+            read = {(a.space, a.var) for a in accesses[middle:] if a.kind == "read"}
+            for access in accesses[start:middle]:
+                if (access.space, access.var) in read:
+                    access.kind = "update"
+        if type(target) is cst.Name and self._in_function and len(accesses) > middle:
+            looked_up = self._looked_up(value)
+            if looked_up is not None:
+                self._shared.derived[target.value] = frozenset((looked_up,))
+        if self._guard is not None:
+            self._declare_guard(target, loc)
+
+    def _looked_up(self, value: cst.BaseExpression) -> Var | None:
+        """The shared variable ``x = G``, ``x = self.d[k]``, ``x = self.d.get(k)`` reads."""
+        if type(value) is cst.Call:
+            func = value.func
+            if type(func) is not cst.Attribute or func.attr.value != "get":
+                return None
+            value = func.value
+        if type(value) is cst.Subscript:
+            value = value.value
+        root = self._root(value)
+        return root[0] if root is not None and root[1] is value else None
+
+    def _declare_guard(self, target: cst.BaseExpression, loc: Loc) -> None:
+        lock, self._guard = self._guard, None
+        scope = self._scope
+        var: Var | None = None
+        if isinstance(target, cst.Name):
+            if self._in_class_body():
+                var = ("attr", f"{self._classes[-1][0].qualname}.{target.value}")
+            elif len(self._scopes) == 1:
+                var = ("global", target.value)
+        elif isinstance(target, cst.Attribute):
+            root = self._root(target)
+            if root is not None and root[1] is target and root[0][0] == "attr":
+                var = root[0]
+        if var is not None:
+            self.facts.guards.append(Guard(var[0], var[1], lock, loc, scope.fn.qualname))

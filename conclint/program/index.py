@@ -56,7 +56,16 @@ def split(text: str) -> list[str]:
 class Program:
     """All analysed modules, indexed for name resolution."""
 
-    def __init__(self, modules: Iterable[ModuleFacts]) -> None:
+    def __init__(self, modules: Iterable[ModuleFacts],
+                 extra_classes: Iterable[str] = (), lock_factories: Iterable[str] = ()) -> None:
+        """``extra_classes``: external classes declared by the user (``[tool.conclint]``);
+        ``lock_factories``: the user's own lock types (non-reentrant thread locks)."""
+        self.known_classes = KNOWN_CLASSES | frozenset(extra_classes)
+        self.lock_factories = {
+            **LOCK_FACTORIES,
+            **{name: LockKind(name, False, "thread") for name in map(canonical, lock_factories)
+               if name not in LOCK_FACTORIES},
+        }
         self.modules: dict[str, ModuleFacts] = {}
         self.functions: dict[str, Where] = {}
         self.classes: dict[str, tuple[ModuleFacts, ClassDef]] = {}
@@ -258,6 +267,8 @@ class Program:
             return CallTarget(None, value.name, False, receiver)
         if isinstance(value, Instance) and value.in_tree:
             return CallTarget(self.method(value.type, "__call__"), None, False, receiver)
+        if isinstance(value, Instance):  # ``pipe(text)`` on a transformers pipeline
+            return CallTarget(None, canonical(f"{value.type}.__call__"), False, receiver)
         return CallTarget(None, None, via_self, receiver)
 
     def _module_scope(self, module: ModuleFacts) -> Where:
@@ -312,6 +323,8 @@ class Program:
 
     def _member(self, module: ModuleFacts, name: str, depth: int) -> Value | None:
         """A name at the top level of ``module``: a def, a class, a global, an import."""
+        if depth > _MAX_DEPTH:
+            return None
         mod = module.module
         if name in self._top_functions[mod]:
             return Func(f"{mod}.{name}")
@@ -327,6 +340,11 @@ class Program:
         submodule = f"{mod}.{name}"
         if submodule in self.modules:
             return Module(submodule)
+        for star in module.star_imports:  # asyncio/__init__.py's ``from .tasks import *``
+            if star in self.modules and star != mod:
+                value = self._member(self.modules[star], name, depth + 1)
+                if value is not None:
+                    return value
         if name in BUILTINS:
             return External(f"builtins.{name}")
         return None
@@ -352,6 +370,8 @@ class Program:
             member = self._member(self.modules[value.name], attr, depth + 1)
             if member is None and f"{value.name}.{attr}" in self.modules:
                 return Module(f"{value.name}.{attr}")
+            if member is None and "__getattr__" in self._top_functions[value.name]:
+                return External(canonical(f"{value.name}.{attr}"))  # PEP 562 lazy export
             return member
         if isinstance(value, (Class, Instance)) and (
             isinstance(value, Class) or value.in_tree
@@ -409,13 +429,13 @@ class Program:
             return Instance(value.qualname, in_tree=True)
         if isinstance(value, External):
             name = value.name
-            kind = LOCK_FACTORIES.get(name)
+            kind = self.lock_factories.get(name)
             if kind is not None:
                 return NewLock(kind, None)
             if name in RETURNS:
                 target = RETURNS[name]
                 return External(target) if target == "multiprocessing" else Instance(target, False)
-            if name in KNOWN_CLASSES:
+            if name in self.known_classes:
                 return Instance(name, in_tree=False)
         return None
 
