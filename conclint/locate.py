@@ -8,7 +8,6 @@ with positions, and walked by the same walker so that the numbering is identical
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, Span
@@ -73,10 +72,19 @@ class Locator:
                 todo.append(path)
         if jobs <= 1 or len(todo) < 4:
             return  # located one by one, on demand
+        from conclint.extract.pool import Pool
+
         jobs_args = [(p, *self._modules.get(p, ("", False))) for p in todo]
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            for path, spans in zip(todo, pool.map(_located, jobs_args)):
-                self._store(path, spans)
+        located: dict[int, list[Span]] = {}
+
+        def done(slot: int, spans: object) -> None:
+            located[slot] = spans if isinstance(spans, list) else []  # a FileError: line 1
+
+        # Supervised workers: a crash while locating one file costs only its positions.
+        Pool(jobs_args, min(jobs, len(todo)), None, done, _spans_of_file).run(
+            [[slot] for slot in range(len(todo))])
+        for slot, path in enumerate(todo):
+            self._store(path, located.get(slot, []))
 
     def _cached(self, path: str) -> list[Span] | None:
         if self._cache is None:

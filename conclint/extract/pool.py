@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from conclint.extract.facts import ExtractResult, FileError
+from conclint.extract.facts import FileError
 from conclint.extract.stack import on_big_stack
 
 Job = tuple[str, str, bool]  # path, module, is_package
-Extractor = Callable[[str, str, bool], ExtractResult]
+Extractor = Callable[[str, str, bool], Any]  # ExtractResult, or spans for conclint.locate
 _STARTS_BEFORE_GIVING_UP = 3  # workers in a row that die before starting any file
 
 
@@ -78,10 +78,11 @@ class _Worker:
 
 class Pool:
     """Extract ``jobs`` (a list indexed by slot) in ``chunks`` of slots with ``processes``
-    workers; ``done(slot, result)`` hears every file, in completion order."""
+    workers; ``done(slot, result)`` hears every file, in completion order (a ``FileError``
+    when it took too long or its worker died)."""
 
     def __init__(self, jobs: Sequence[Job], processes: int, limit: float | None,
-                 done: Callable[[int, ExtractResult], None],
+                 done: Callable[[int, Any], None],
                  extractor: Extractor | None = None) -> None:
         self._jobs = jobs
         self._processes = processes
