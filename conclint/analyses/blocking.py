@@ -67,7 +67,7 @@ class BlockingCalls:
         for where in program.iter_functions():
             found: dict[BlockKey, Step] = {}
             sites = []
-            for call, target in calls.targets.get(where.qualname, []):
+            for call, target in calls.resolved(where.qualname):
                 key = self.classify(where, call, target)
                 if key is not None:
                     sites.append((call, key))

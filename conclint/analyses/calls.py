@@ -35,7 +35,8 @@ class CallGraph:
     def __init__(self, program: Program, extra_names: frozenset[str] = frozenset()) -> None:
         """``extra_names``: last segments of user-declared API names, resolved like known ones."""
         self.program = program
-        self.targets: dict[str, list[tuple[Call, CallTarget]]] = {}
+        # per function, what each of its call sites calls (parallel to ``Function.calls``)
+        self._targets: dict[str, tuple[CallTarget, ...]] = {}
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
@@ -62,14 +63,14 @@ class CallGraph:
 
     def _add_function(self, where: Where) -> None:
         caller = where.qualname
-        resolved: list[tuple[Call, CallTarget]] = []
+        resolved: list[CallTarget] = []
         edges: list[Edge] = []
         aliases = self._module_aliases(where)
         for call in where.function.calls:
             last = call.callee.rpartition(".")[2]
             relevant = last in self._relevant or last in aliases
             target = self.program.resolve_call(where, call) if relevant else _NOTHING
-            resolved.append((call, target))
+            resolved.append(target)
             if target.function is not None:
                 edges.append(Edge(caller, target.function, call, target.via_self))
             immediate = target.external in IMMEDIATE_CALLERS or call.callee.endswith(".sort")
@@ -78,7 +79,7 @@ class CallGraph:
                     edges.append(Edge(caller, function, call, text.startswith("self.")))
                 else:
                     self.referenced.add(function)
-        self.targets[caller] = resolved
+        self._targets[caller] = tuple(resolved)
         self.out_edges[caller] = edges
         for edge in edges:
             self.in_edges.setdefault(edge.callee, []).append(edge)
@@ -93,6 +94,13 @@ class CallGraph:
             value = self.program.resolve(where, arg.text)
             if isinstance(value, Func):
                 yield arg.text, value.qualname
+
+    def resolved(self, qualname: str) -> Iterator[tuple[Call, CallTarget]]:
+        """The call sites of function ``qualname`` in source order, each with its target."""
+        targets = self._targets.get(qualname)
+        if targets is None:
+            return iter(())
+        return zip(self.program.functions[qualname].function.calls, targets)
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])

@@ -111,7 +111,7 @@ class Flows:
     def call_at(self, where: Where, loc: int) -> tuple[Call, CallTarget] | None:
         table = self._at.get(where.qualname)
         if table is None:
-            table = {c.loc: (c, t) for c, t in self.calls.targets.get(where.qualname, [])}
+            table = {c.loc: (c, t) for c, t in self.calls.resolved(where.qualname)}
             self._at[where.qualname] = table
         return table.get(loc)
 

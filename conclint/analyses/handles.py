@@ -44,7 +44,7 @@ class Handles(Flows):
 
     def _find(self) -> Iterator[Handle]:
         for where in self.program.iter_functions():
-            for call, target in self.calls.targets.get(where.qualname, []):
+            for call, target in self.calls.resolved(where.qualname):
                 handle = self.classify(where, call, target)
                 if handle is not None:
                     yield handle

@@ -104,7 +104,7 @@ class Lifecycle:
             self._by_function.setdefault(handle.where.qualname, []).append(handle)
         self._api_calls: dict[str, list[ApiCall]] = {}
         for where in program.iter_functions():
-            found = [(call, target, api) for call, target in calls.targets.get(where.qualname, [])
+            found = [(call, target, api) for call, target in calls.resolved(where.qualname)
                      if (api := api_name(target)) in _APIS]
             if found:
                 self._api_calls[where.qualname] = found

@@ -136,7 +136,7 @@ class LoopBlocking:
         cached = self._targets.get(where.qualname)
         if cached is None:
             cached = []
-            for call, target in self.calls.targets.get(where.qualname, []):
+            for call, target in self.calls.resolved(where.qualname):
                 if target.function is None and target.external is None and call.callee:
                     target = self.program.resolve_call(where, call)
                 cached.append((call, target))
@@ -249,7 +249,7 @@ class LoopBlocking:
         """Every call of an API taking a callable whose callable argument is a call."""
         for where in self.program.iter_functions():
             calls = where.function.calls
-            for index, (call, target) in enumerate(self.calls.targets.get(where.qualname, [])):
+            for index, (call, target) in enumerate(self.calls.resolved(where.qualname)):
                 if not call.args or (target.external is None and target.function is None):
                     continue
                 api = api_name(target.external, target.function) or ""

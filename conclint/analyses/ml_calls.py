@@ -139,7 +139,7 @@ class MLCalls:
     def _classify(self, where: Where) -> None:
         qualname = where.qualname
         forwards = self._has_wrappers(where)
-        for call, target in self.calls.targets.get(qualname, []):
+        for call, target in self.calls.resolved(qualname):
             name = target.external
             method = call.callee.rpartition(".")[2]
             collective = self._collective(where, call, target, forwards, method)

@@ -228,7 +228,7 @@ def _after_fork(program: Program, calls: CallGraph) -> set[str]:
     with ``_at_fork_reinit()``."""
     found: set[str] = set()
     for where in program.iter_functions():
-        for call, target in calls.targets.get(where.qualname, []):
+        for call, target in calls.resolved(where.qualname):
             if call.callee.endswith("._at_fork_reinit"):
                 found.add(where.qualname)
             spec = AT_FORK.get(api_name(call, target) or

@@ -27,6 +27,7 @@ another method of the class after it joins the thread kept in an attribute
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from conclint.analyses.calls import CallGraph, Edge
@@ -42,6 +43,14 @@ from conclint.program.values import Class, Func, Instance
 
 MAIN = "<main>"
 FRESH, PARAM, ROOT, GLOBAL = "fresh", "param", "root", "global"  # whose ``self`` (see above)
+_NO_STATES: frozenset[str] = frozenset()
+
+
+@functools.cache
+def _with_state(states: frozenset[str], state: str) -> frozenset[str]:
+    """``states`` plus ``state``: one shared set per combination of the four kinds (the
+    reach table has an entry per function and context)."""
+    return states | {state}
 _CALLER_DEPTH = 3  # how far up the callers a start or a join is followed
 _ORDER_DEPTH = 4
 
@@ -104,7 +113,7 @@ class ThreadContexts:
             self._find_sites(where)
         self._find_loaders()
         # function -> context -> the kinds of ``self`` it is reached with
-        self.reach: dict[str, dict[str, set[str]]] = {}
+        self.reach: dict[str, dict[str, frozenset[str]]] = {}
         self._members: dict[str, set[str]] = {}  # context -> the functions it reaches
         for ctx in self.contexts.values():
             self._visit(ctx.root, [(ctx.root, ROOT)])
@@ -237,7 +246,7 @@ class ThreadContexts:
                 self.shared_classes.add(name)
 
     def _find_sites(self, where: Where) -> None:
-        targets = self.calls.targets.get(where.qualname, [])
+        targets = self.calls.resolved(where.qualname)
         subclass_names = {q.rpartition(".")[2] for q in self._thread_classes}
         for call, target in targets:
             name = api_name(call, target)
@@ -287,7 +296,7 @@ class ThreadContexts:
             if class_names(program, name) & DATASET_CLASSES
         }
         for where in program.iter_functions():
-            for call, target in self.calls.targets.get(where.qualname, []):
+            for call, target in self.calls.resolved(where.qualname):
                 if api_name(call, target) not in DATA_LOADERS or not _has_workers(call):
                     continue
                 site = Site(where.qualname, where.module.path, call.loc, "DataLoader workers",
@@ -389,7 +398,7 @@ class ThreadContexts:
         if receiver and isinstance(self.program.resolve(where, receiver), Instance):
             handles.add(receiver)  # ``ex.submit(f)`` ... ``ex.shutdown()``
         best: int | None = None
-        for other, target in self.calls.targets.get(where.qualname, []):
+        for other, target in self.calls.resolved(where.qualname):
             if other.loc <= call.loc or not _is_join(other, target):
                 continue
             other_receiver = other.callee.rpartition(".")[0]
@@ -408,10 +417,11 @@ class ThreadContexts:
         pending = list(start)
         while pending:
             function, state = pending.pop()
-            states = self.reach.setdefault(function, {}).setdefault(key, set())
+            contexts = self.reach.setdefault(function, {})
+            states = contexts.get(key, _NO_STATES)
             if state in states:
                 continue
-            states.add(state)
+            contexts[key] = _with_state(states, state)
             members.add(function)
             for edge in self.calls.out_edges.get(function, []):
                 after = self._self_after(key, edge, state)

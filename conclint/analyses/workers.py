@@ -77,7 +77,7 @@ class Workers:
         self.loaders: list[Loader] = []
         self.forks: list[ForkSite] = []
         for where in program.iter_functions():
-            for call, target in calls.targets.get(where.qualname, []):
+            for call, target in calls.resolved(where.qualname):
                 name = target.external
                 if name == ml.DATALOADER:
                     loader = self._loader(where, call)
@@ -94,7 +94,7 @@ class Workers:
         package (or the folder of the script) that calls ``set_start_method("spawn")``."""
         roots = []
         for where in self.program.iter_functions():
-            for call, target in self.calls.targets.get(where.qualname, []):
+            for call, target in self.calls.resolved(where.qualname):
                 if target.external == ml.SET_START_METHOD:
                     method = arg(call, "method", 0)
                     if method is None or method.const != "fork":

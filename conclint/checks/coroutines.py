@@ -39,7 +39,7 @@ def blocking_call_in_async(analyses: Analyses) -> Iterator[Finding]:
 
 def dangling_task(analyses: Analyses) -> Iterator[Finding]:
     for where in analyses.program.iter_functions():
-        for call, target in analyses.calls.targets.get(where.qualname, []):
+        for call, target in analyses.calls.resolved(where.qualname):
             if call.awaited or not (call.discarded or call.target == "_"):
                 continue
             api = api_name(target.external, target.function)
@@ -151,7 +151,7 @@ def _slow_holders(analyses: Analyses) -> dict[str, tuple[str, list[Step]]]:
         callees: dict[int, list[str]] = {}
         for edge in analyses.calls.out_edges.get(qualname, []):
             callees.setdefault(id(edge.call), []).append(edge.callee)
-        for call, target in analyses.calls.targets.get(qualname, []):
+        for call, target in analyses.calls.resolved(qualname):
             holding = [(i, h) for i, h in held.held_at(where, call.held)
                        if h.lock.kind.family == "thread"]
             if not holding:

@@ -92,7 +92,7 @@ def blocking_call_under_lock(analyses: Analyses) -> Iterator[Finding]:
         callees: dict[int, list[str]] = {}
         for edge in analyses.calls.out_edges.get(where.qualname, []):
             callees.setdefault(id(edge.call), []).append(edge.callee)
-        for edge_call, _ in analyses.calls.targets.get(where.qualname, []):
+        for edge_call, _ in analyses.calls.resolved(where.qualname):
             if not edge_call.held:
                 continue
             holding = [
@@ -136,7 +136,7 @@ def condition_misuse(analyses: Analyses) -> Iterator[Finding]:
     program, held = analyses.program, analyses.held
     for where in program.iter_functions():
         entry = analyses.entry_held.at_entry(where.qualname)
-        for call, target in analyses.calls.targets.get(where.qualname, []):
+        for call, target in analyses.calls.resolved(where.qualname):
             name = target.external or ""
             method = name.rpartition(".")[2]
             if ".Condition." not in name or method not in ("wait", "wait_for", "notify",
@@ -178,7 +178,7 @@ def useless_lock(analyses: Analyses) -> Iterator[Finding]:
         if fn.qualname == "<module>":
             continue
         used_as_lock = {a.lock for a in fn.acquires}
-        for name in sorted(used_as_lock & set(fn.locals) - fn.escaping):
+        for name in sorted((used_as_lock & set(fn.locals)).difference(fn.escaping)):
             value = program.resolve(where, name)
             if isinstance(value, BoundLock) and value.lock.name == f"{where.qualname}.{name}":
                 yield finding(

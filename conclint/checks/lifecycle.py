@@ -193,7 +193,7 @@ def _queues_put_by_child(analyses: Analyses, handle: Handle,
 
 def _puts(analyses: Analyses, where: Where, param: str, depth: int) -> Step | None:
     """Where ``where`` (or a function it passes ``param`` to) puts to ``param``."""
-    for call, target in analyses.calls.targets.get(where.qualname, []):
+    for call, target in analyses.calls.resolved(where.qualname):
         if call.callee in (f"{param}.put", f"{param}.put_nowait"):
             return Step(where.module.path, call.loc, "the child puts to the queue here")
         if depth < 3 and target.function is not None and any(

@@ -30,7 +30,8 @@ from conclint.diagnostics import Diagnostic, Related
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 4  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries
+FORMAT = 5  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
+# 5: compacted (read-only, shared) facts
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"
@@ -41,7 +42,7 @@ _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str
                                "float", "bool", "complex", "bytes"})
 _ALLOWED_FACTS = frozenset(
     name for name in dir(facts_module) if isinstance(getattr(facts_module, name), type)
-)
+) | {"EMPTY_MAP"}
 
 
 class _FactsUnpickler(pickle.Unpickler):

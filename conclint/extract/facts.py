@@ -5,11 +5,32 @@ Nothing here holds a syntax-tree node. Expressions are kept as *dotted text*
 by dots, a call written as ``()`` and a subscript as ``[]``. The whole-program phase
 resolves that text through the module's imports, the function's locals and the
 classes' attributes.
+
+The walker fills lists, dicts and sets; ``compact`` then freezes them (tuples, sorted
+tuples for sets, ``EMPTY_MAP``), hence the read-only ``Sequence``/``Mapping``/``Collection``
+annotations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+
+
+class _EmptyMap(dict):  # type: ignore[type-arg]
+    """The one empty mapping of compacted facts (see ``compact``): shared, so it refuses
+    changes, and pickled as a reference to itself, so loading facts never copies it."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("facts are read-only once extracted")
+
+    __setitem__ = __delitem__ = setdefault = update = pop = popitem = clear = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> str:
+        return "EMPTY_MAP"
+
+
+EMPTY_MAP: Mapping = _EmptyMap()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,36 +173,36 @@ class Function:
     decorators: tuple[str, ...]
     is_async: bool
     loc: Loc
-    calls: list[Call] = field(default_factory=list)
-    acquires: list[Acquire] = field(default_factory=list)
-    locals: dict[str, str] = field(default_factory=dict)  # name -> dotted text of its value
-    local_locs: dict[str, Loc] = field(default_factory=dict)
-    nested: dict[str, str] = field(default_factory=dict)  # local def name -> its qualname
-    escaping: set[str] = field(default_factory=set)  # call-bound locals used other than as a lock
+    calls: Sequence[Call] = field(default_factory=list)
+    acquires: Sequence[Acquire] = field(default_factory=list)
+    locals: Mapping[str, str] = field(default_factory=dict)  # name -> dotted text of its value
+    local_locs: Mapping[str, Loc] = field(default_factory=dict)
+    nested: Mapping[str, str] = field(default_factory=dict)  # local def name -> its qualname
+    escaping: Collection[str] = field(default_factory=set)  # call-bound locals used other than as a lock
     leaves_held: tuple[int, ...] = ()  # manual acquisitions still held when it returns
     yield_held: tuple[int, ...] = ()  # acquisitions held at its first ``yield``
-    release_issues: list[ReleaseIssue] = field(default_factory=list)
+    release_issues: Sequence[ReleaseIssue] = field(default_factory=list)
     # Suspension points other than awaited calls (``await fut``, ``async for``), each with
     # the acquisitions held there (awaited calls are ``Call``s with ``awaited``).
-    suspends: list[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
-    branches: list[Branch] = field(default_factory=list)  # in source order
-    exits: list[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
+    suspends: Sequence[tuple[Loc, tuple[int, ...]]] = field(default_factory=list)
+    branches: Sequence[Branch] = field(default_factory=list)  # in source order
+    exits: Sequence[tuple[Loc, str]] = field(default_factory=list)  # return/raise/break/continue
     # Where parameters, assigned names and ``self.x`` are used *as values* (not as receivers):
     # "=T" assigned to T, "[T" element of a container assigned to T, "(N" argument of the call
     # at ordinal N, "return", "yield", "with", "for:N" iterated by the loop at N, "^" used by a
     # nested function, "global" declared global/nonlocal, "?" any other flow.
-    uses: dict[str, set[str]] = field(default_factory=dict)
-    loop_vars: list[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
-    loop_spans: list[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) of loops
-    attr_sets: dict[str, str] = field(default_factory=dict)  # "t.daemon" -> value (not on self)
+    uses: Mapping[str, Collection[str]] = field(default_factory=dict)
+    loop_vars: Sequence[tuple[str, str, Loc]] = field(default_factory=list)  # (target, container, loop)
+    loop_spans: Sequence[tuple[Loc, Loc]] = field(default_factory=list)  # (first, last) of loops
+    attr_sets: Mapping[str, str] = field(default_factory=dict)  # "t.daemon" -> value (not on self)
     catches_all: bool = False  # the whole body is one ``try`` with an ``except Exception:``
     # ``if`` statements whose branches exclude each other: (first, body's last, last) ordinals;
     # "last" is a huge number when the body cannot fall through (return/raise/break).
-    exclusive_ifs: list[tuple[Loc, Loc, Loc]] = field(default_factory=list)
-    accesses: list[Access] = field(default_factory=list)
+    exclusive_ifs: Sequence[tuple[Loc, Loc, Loc]] = field(default_factory=list)
+    accesses: Sequence[Access] = field(default_factory=list)
     # ordinal ranges [start, end) of statements right before a ``return``/``raise`` of the
     # same block: a call there is the last thing the function does on that path
-    tails: list[tuple[Loc, Loc]] = field(default_factory=list)
+    tails: Sequence[tuple[Loc, Loc]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -192,9 +213,9 @@ class ClassDef:
     name: str
     bases: tuple[str, ...]
     loc: Loc
-    attrs: dict[str, str] = field(default_factory=dict)  # attribute -> dotted text of the value
-    attr_scope: dict[str, str] = field(default_factory=dict)  # attribute -> function qualname it was set in
-    attr_locs: dict[str, Loc] = field(default_factory=dict)
+    attrs: Mapping[str, str] = field(default_factory=dict)  # attribute -> dotted text of the value
+    attr_scope: Mapping[str, str] = field(default_factory=dict)  # attribute -> function qualname it was set in
+    attr_locs: Mapping[str, Loc] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -204,14 +225,14 @@ class ModuleFacts:
     path: str
     module: str
     is_package: bool = False
-    imports: dict[str, str] = field(default_factory=dict)  # local alias -> qualified name
-    globals: dict[str, str] = field(default_factory=dict)  # module-level name -> dotted value text
-    global_locs: dict[str, Loc] = field(default_factory=dict)
-    functions: list[Function] = field(default_factory=list)
-    classes: list[ClassDef] = field(default_factory=list)
-    star_imports: list[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
-    main_guards: list[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
-    guards: list[Guard] = field(default_factory=list)
+    imports: Mapping[str, str] = field(default_factory=dict)  # local alias -> qualified name
+    globals: Mapping[str, str] = field(default_factory=dict)  # module-level name -> dotted value text
+    global_locs: Mapping[str, Loc] = field(default_factory=dict)
+    functions: Sequence[Function] = field(default_factory=list)
+    classes: Sequence[ClassDef] = field(default_factory=list)
+    star_imports: Sequence[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
+    main_guards: Sequence[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
+    guards: Sequence[Guard] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import libcst as cst
 
+from conclint.extract.compact import compact
 from conclint.extract.decode import read_source
 from conclint.extract.facts import ExtractResult, FileError
 from conclint.extract.walker import ModuleWalker
@@ -60,7 +61,7 @@ def extract_source(path: str, text: str, module: str, is_package: bool) -> Extra
     if isinstance(tree, FileError):
         return tree
     try:
-        return ModuleWalker(path, module, is_package).walk(tree)
+        return compact(ModuleWalker(path, module, is_package).walk(tree))
     except RecursionError:
         return FileError(path, "parse", "nesting too deep to analyse")
     except Exception as err:  # noqa: BLE001 - contained to this file, reported as CL002

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conclint.extract.facts import Call, ClassDef, Function, ModuleFacts
 from conclint.knowledge import (
@@ -32,10 +32,11 @@ class Where:
 
     module: ModuleFacts
     function: Function
+    # "module.Class.method": computed once, it keys every per-function table
+    qualname: str = field(init=False)
 
-    @property
-    def qualname(self) -> str:
-        return f"{self.module.module}.{self.function.qualname}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qualname", f"{self.module.module}.{self.function.qualname}")
 
 
 @dataclass(frozen=True, slots=True)
