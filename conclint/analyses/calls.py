@@ -7,7 +7,7 @@ Besides direct calls, a function passed to something that calls it before return
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from conclint.extract.facts import Call
@@ -35,8 +35,8 @@ class CallGraph:
     def __init__(self, program: Program, extra_names: frozenset[str] = frozenset()) -> None:
         """``extra_names``: last segments of user-declared API names, resolved like known ones."""
         self.program = program
-        # per function, what each of its call sites calls (parallel to ``Function.calls``)
-        self._targets: dict[str, tuple[CallTarget, ...]] = {}
+        # per function: its call sites and, in parallel, what each of them calls
+        self._targets: dict[str, tuple[Sequence[Call], tuple[CallTarget, ...]]] = {}
         self.out_edges: dict[str, list[Edge]] = {}
         self.in_edges: dict[str, list[Edge]] = {}
         self.referenced: set[str] = set()  # functions used as values (callbacks, targets)
@@ -79,7 +79,7 @@ class CallGraph:
                     edges.append(Edge(caller, function, call, text.startswith("self.")))
                 else:
                     self.referenced.add(function)
-        self._targets[caller] = tuple(resolved)
+        self._targets[caller] = (where.function.calls, tuple(resolved))
         self.out_edges[caller] = edges
         for edge in edges:
             self.in_edges.setdefault(edge.callee, []).append(edge)
@@ -97,10 +97,8 @@ class CallGraph:
 
     def resolved(self, qualname: str) -> Iterator[tuple[Call, CallTarget]]:
         """The call sites of function ``qualname`` in source order, each with its target."""
-        targets = self._targets.get(qualname)
-        if targets is None:
-            return iter(())
-        return zip(self.program.functions[qualname].function.calls, targets)
+        found = self._targets.get(qualname)
+        return zip(*found) if found is not None else iter(())
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])

@@ -227,10 +227,14 @@ def _after_fork(program: Program, calls: CallGraph) -> set[str]:
     registered with ``os.register_at_fork(after_in_child=...)``, or re-initialising a lock
     with ``_at_fork_reinit()``."""
     found: set[str] = set()
+    names = {name.rpartition(".")[2] for name in AT_FORK}
     for where in program.iter_functions():
         for call, target in calls.resolved(where.qualname):
-            if call.callee.endswith("._at_fork_reinit"):
+            last = call.callee.rpartition(".")[2]
+            if last == "_at_fork_reinit":
                 found.add(where.qualname)
+            if last not in names:
+                continue
             spec = AT_FORK.get(api_name(call, target) or
                                _module_function(program, where, call.callee))
             if spec is None:

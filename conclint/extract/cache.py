@@ -30,8 +30,8 @@ from conclint.diagnostics import Diagnostic, Related
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
-FORMAT = 5  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
-# 5: compacted (read-only, shared) facts
+FORMAT = 6  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
+# 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"

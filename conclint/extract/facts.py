@@ -33,8 +33,19 @@ class _EmptyMap(dict):  # type: ignore[type-arg]
 EMPTY_MAP: Mapping = _EmptyMap()
 
 
+class _Fact:
+    """Pickled as a call of its constructor with the field values: loading the facts of a
+    whole tree is then mostly C code (the default for slotted dataclasses passes a dict of
+    field names per object, and frozen ones add a Python-level ``__setstate__``)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return type(self), tuple([getattr(self, name) for name in self.__slots__])
+
+
 @dataclass(frozen=True, slots=True)
-class Span:
+class Span(_Fact):
     """A source range; lines and columns are 1-based, the end column is exclusive."""
 
     line: int
@@ -50,7 +61,7 @@ Loc = int
 
 
 @dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(_Fact):
     """One argument of a call as the analyses need it."""
 
     keyword: str | None
@@ -61,7 +72,7 @@ class Arg:
 
 
 @dataclass(slots=True)
-class Call:
+class Call(_Fact):
     """A call site. ``held`` lists indices into the function's ``acquires`` held here."""
 
     callee: str  # dotted text, "" when the callee is not a dotted chain
@@ -77,7 +88,7 @@ class Call:
 
 
 @dataclass(slots=True)
-class Acquire:
+class Acquire(_Fact):
     """A lock-like acquisition: a ``with`` item or an ``acquire()`` call."""
 
     lock: str  # dotted text of the context expression / receiver
@@ -96,7 +107,7 @@ class Acquire:
 
 
 @dataclass(frozen=True, slots=True)
-class ReleaseIssue:
+class ReleaseIssue(_Fact):
     """An ``acquire()`` whose ``release()`` is not guaranteed (found by the flow check)."""
 
     lock: str
@@ -113,7 +124,7 @@ Test = tuple
 
 
 @dataclass(frozen=True, slots=True)
-class Branch:
+class Branch(_Fact):
     """A point where control splits, with the ordinal ranges of its arms.
 
     Every node numbered while its arm was walked has an ordinal in ``(start, end]``.
@@ -128,7 +139,7 @@ class Branch:
 
 
 @dataclass(slots=True)
-class Access:
+class Access(_Fact):
     """A use of possibly shared state inside a function, for the race rules.
 
     Only three kinds of variable are recorded: an attribute of the method's own receiver
@@ -152,7 +163,7 @@ class Access:
 
 
 @dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(_Fact):
     """A ``# conclint: guarded-by=<lock>`` declaration on an assignment."""
 
     space: str  # "attr" | "global"
@@ -163,7 +174,7 @@ class Guard:
 
 
 @dataclass(slots=True)
-class Function:
+class Function(_Fact):
     """A function, method, lambda, or the module's top-level code (``<module>``)."""
 
     qualname: str  # within the module: "Cache.get", "main.<locals>.worker", "f.<lambda:12>"
@@ -206,7 +217,7 @@ class Function:
 
 
 @dataclass(slots=True)
-class ClassDef:
+class ClassDef(_Fact):
     """A class: its bases and the values assigned to its attributes (class body or ``self.x``)."""
 
     qualname: str
@@ -219,7 +230,7 @@ class ClassDef:
 
 
 @dataclass(slots=True)
-class ModuleFacts:
+class ModuleFacts(_Fact):
     """Everything the whole-program phase needs to know about one file."""
 
     path: str
@@ -236,7 +247,7 @@ class ModuleFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class FileError:
+class FileError(_Fact):
     """Why a file yielded no facts. ``kind``: "parse" (cannot be read, decoded or parsed:
     CL001), "timeout" (over the time limit: CL001), "internal" (an exception in conclint:
     CL002) or "crash" (the worker process died: CL002). Only "parse" depends on nothing but

@@ -75,6 +75,7 @@ class Program:
         self._assignments: dict[tuple[str, str], Call] = {}
         self._memo: dict[tuple[str, str], Value | None] = {}
         self._call_memo: dict[tuple[str, str], CallTarget] = {}
+        self._heads: dict[str, str] = {}  # dotted text -> its first name (``_scope_key``)
         self._mro_memo: dict[str, list[str]] = {}
         self._owner_memo: dict[tuple[str, str], str | None] = {}
         self._method_memo: dict[tuple[str, str, bool], str | None] = {}
@@ -228,8 +229,10 @@ class Program:
         class instead of once per function.
         """
         fn = where.function
-        head = _HEAD.match(text)
-        head = head.group(0) if head else ""
+        head = self._heads.get(text)
+        if head is None:
+            match = _HEAD.match(text)
+            head = self._heads[text] = match.group(0) if match else ""
         if head == "super" and fn.cls is not None:
             return f"{where.module.module}:{fn.cls}:super"
         if head in fn.params:
