@@ -178,6 +178,10 @@ class FactsCache:
             raise ValueError(f"not a cache key: {key!r}")
         return os.path.join(self.directory, "facts", key[:2], key)
 
+    def has(self, key: str) -> bool:
+        """Whether an entry exists (``get`` still checks that it is intact and signed)."""
+        return os.path.exists(self._entry(key))
+
     def get(self, key: str, path: str) -> ExtractResult | None:
         try:
             with open(self._entry(key), "rb") as handle:

@@ -1,4 +1,4 @@
-"""Run extraction over many files: cached facts first, the rest in worker processes.
+"""Run extraction over many files: cached facts loaded while worker processes do the rest.
 
 Only plain facts cross process boundaries. Work is handed out in small chunks, largest
 files first, so two cores stay busy to the end; results keep the input order. The
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -96,29 +97,52 @@ def extract_files(
     report = progress or (lambda done: None)
     results: list[ExtractResult | None] = [None] * len(files)
     keys = keys or [None] * len(files)
+    cached: list[int] = []
     todo: list[tuple[int, SourceFile]] = []
     for index, source in enumerate(files):
+        if cache is not None and keys[index] is None:
+            keys[index] = cache.key(source.path, source.module, source.is_package)
+        if cache is not None and keys[index] is not None and cache.has(keys[index]):
+            cached.append(index)
+            continue
         if cache is not None:
-            if keys[index] is None:
-                keys[index] = cache.key(source.path, source.module, source.is_package)
-            if keys[index] is not None:
-                results[index] = cache.get(keys[index], source.path)  # type: ignore[arg-type]
-        if results[index] is None:
-            todo.append((index, source))
-    report(len(files) - len(todo))
-    work: list[Job] = [(f.path, f.module, f.is_package) for _, f in todo]
-    if jobs <= 1 and extractor is None:
-        for (index, _), result in zip(todo, _extract_in_process(work, timeout)):
-            results[index] = result
-        report(len(todo))
-    elif todo:
-        def done(slot: int, result: ExtractResult) -> None:
-            results[todo[slot][0]] = result
-            report(1)
+            cache.misses += 1
+        todo.append((index, source))
 
-        chunks = [[slot for slot, _ in chunk]
-                  for chunk in _chunks(list(enumerate(f for _, f in todo)))]
-        Pool(work, jobs, timeout or None, done, extractor).run(chunks)
+    def load_cached() -> None:
+        for index in cached:
+            results[index] = cache.get(keys[index], files[index].path)  # type: ignore[union-attr,arg-type]
+
+    def extract(batch: list[tuple[int, SourceFile]]) -> None:
+        work: list[Job] = [(f.path, f.module, f.is_package) for _, f in batch]
+        if jobs <= 1 and extractor is None:
+            for (index, _), result in zip(batch, _extract_in_process(work, timeout)):
+                results[index] = result
+            report(len(batch))
+        elif batch:
+            def done(slot: int, result: ExtractResult) -> None:
+                results[batch[slot][0]] = result
+                report(1)
+
+            chunks = [[slot for slot, _ in chunk]
+                      for chunk in _chunks(list(enumerate(f for _, f in batch)))]
+            Pool(work, jobs, timeout or None, done, extractor).run(chunks)
+
+    if cached and todo and (jobs > 1 or extractor is not None):
+        # Workers parse the changed files while this process loads the cached ones.
+        loader = threading.Thread(target=load_cached, name="conclint-cache-loader",
+                                  daemon=True)  # Ctrl-C need not wait for it
+        loader.start()
+        extract(todo)
+        loader.join()
+    else:
+        load_cached()
+        extract(todo)
+    # An entry that turned out damaged (or vanished) is extracted after all.
+    late = [(index, files[index]) for index in cached if results[index] is None]
+    report(len(cached) - len(late))
+    extract(late)
+    todo += late
     if cache is not None:
         for index, _ in todo:
             result, key = results[index], keys[index]
