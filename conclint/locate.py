@@ -1,8 +1,9 @@
 """Turn the ordinals (``Loc``) of reported nodes back into lines and columns.
 
-Extraction numbers nodes instead of computing positions, because libcst's position
-metadata costs twice the parse. Only files that appear in a report are parsed again here,
-with positions, and walked by the same walker so that the numbering is identical.
+Extraction numbers nodes instead of computing positions, because even a lean position
+pass (``conclint.positions``) costs about as much as the parse. Only files that appear in
+a report are parsed again here, with positions, and walked by the same walker so that the
+numbering is identical.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ _START = Span(1, 1, 1, 1)
 
 def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
     import libcst as cst  # only for files with findings
-    from libcst.metadata import MetadataWrapper, PositionProvider
 
     from conclint.extract.decode import read_source
     from conclint.extract.source import parse_source
     from conclint.extract.walker import ModuleWalker
+    from conclint.positions import positions
 
     text = read_source(path)
     if isinstance(text, FileError):
@@ -32,14 +33,13 @@ def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
         return []
     nodes: list[cst.CSTNode] = []
     ModuleWalker(path, module, is_package, on_number=nodes.append).walk(tree)
-    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    ranges = positions(tree)
     spans = []
     for node in nodes:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             node = node.name
-        where = positions[node]
-        spans.append(Span(where.start.line, where.start.column + 1, where.end.line,
-                          where.end.column + 1))
+        (line, column), (end_line, end_column) = ranges[node]
+        spans.append(Span(line, column + 1, end_line, end_column + 1))
     return spans
 
 
