@@ -66,13 +66,16 @@ class CallGraph:
         resolved: list[CallTarget] = []
         edges: list[Edge] = []
         aliases = self._module_aliases(where)
+        relevant_names, resolve_call = self._relevant, self.program.resolve_call
         for call in where.function.calls:
             last = call.callee.rpartition(".")[2]
-            relevant = last in self._relevant or last in aliases
-            target = self.program.resolve_call(where, call) if relevant else _NOTHING
+            relevant = last in relevant_names or last in aliases
+            target = resolve_call(where, call) if relevant else _NOTHING
             resolved.append(target)
             if target.function is not None:
                 edges.append(Edge(caller, target.function, call, target.via_self))
+            if not call.args:
+                continue
             immediate = target.external in IMMEDIATE_CALLERS or call.callee.endswith(".sort")
             for text, function in self._function_args(where, call):
                 if immediate:

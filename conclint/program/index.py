@@ -9,6 +9,7 @@ and re-exports between analysed modules.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,9 +50,10 @@ class CallTarget:
     receiver: str  # dotted text of the receiver ("self._q"), "" for plain calls
 
 
-def split(text: str) -> list[str]:
-    """``"a.b().c"`` -> ``["a", "b", "()", "c"]``."""
-    return _SEGMENT.findall(text)
+@functools.lru_cache(maxsize=1 << 17)
+def split(text: str) -> tuple[str, ...]:
+    """``"a.b().c"`` -> ``("a", "b", "()", "c")`` (memoised: the same texts recur)."""
+    return tuple(_SEGMENT.findall(text))
 
 
 class Program:
@@ -278,7 +280,7 @@ class Program:
     def _module_scope(self, module: ModuleFacts) -> Where:
         return self.functions[f"{module.module}.<module>"]
 
-    def _resolve(self, where: Where, parts: list[str], depth: int) -> Value | None:
+    def _resolve(self, where: Where, parts: tuple[str, ...], depth: int) -> Value | None:
         if not parts or depth > _MAX_DEPTH:
             return None
         value = self._head(where, parts[0], depth)
