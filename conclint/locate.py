@@ -81,7 +81,8 @@ class Locator:
             located[slot] = spans if isinstance(spans, list) else []  # a FileError: line 1
 
         # Supervised workers: a crash while locating one file costs only its positions.
-        Pool(jobs_args, min(jobs, len(todo)), None, done, _spans_of_file).run(
+        # They are not forked from this process, which now holds the whole program.
+        Pool(jobs_args, min(jobs, len(todo)), None, done, _spans_of_file, fresh=True).run(
             [[slot] for slot in range(len(todo))])
         for slot, path in enumerate(todo):
             self._store(path, located.get(slot, []))

@@ -24,3 +24,13 @@ def misbehave(path: str, module: str, is_package: bool) -> ExtractResult:
     if "hang" in name:
         time.sleep(3600)
     return extract_file(path, module, is_package)
+
+
+def spans_but_crash_on_b(path: str, module: str, is_package: bool) -> object:
+    """Locate files as conclint does, but crash the worker on ``b.py``."""
+    from conclint.locate import _spans_of_file
+
+    if os.path.basename(path) == "b.py":
+        faulthandler.disable()
+        os.abort()
+    return _spans_of_file(path, module, is_package)

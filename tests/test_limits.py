@@ -155,23 +155,10 @@ def test_pathological_programs_still_yield_their_findings(pathological) -> None:
 
 def test_a_crash_while_locating_costs_only_that_files_positions(tmp_path: Path,
                                                                  monkeypatch) -> None:
-    import multiprocessing
-
     import conclint.locate as locate
+    from tests.crashers import spans_but_crash_on_b
 
-    if multiprocessing.get_start_method() != "fork":
-        pytest.skip("the crash is planted by patching this process, which only fork copies")
-    real = locate._spans_of_file
-
-    def crash_on_b(path: str, module: str, is_package: bool):
-        if path.endswith("b.py"):
-            import faulthandler
-
-            faulthandler.disable()
-            os.abort()
-        return real(path, module, is_package)
-
-    monkeypatch.setattr(locate, "_spans_of_file", crash_on_b)
+    monkeypatch.setattr(locate, "_spans_of_file", spans_but_crash_on_b)
     for name in "abcde":
         (tmp_path / f"{name}.py").write_text(BUG)
     code, diagnostics = run_json("-j", "2", "--no-project", ".", cwd=tmp_path)

@@ -10,8 +10,8 @@ everything runs in this process, where a limit can only be checked after each fi
 from __future__ import annotations
 
 import gc
+import itertools
 import os
-import threading
 import time
 from collections.abc import Callable
 
@@ -109,11 +109,17 @@ def extract_files(
             cache.misses += 1
         todo.append((index, source))
 
-    def load_cached() -> None:
-        for index in cached:
-            results[index] = cache.get(keys[index], files[index].path)  # type: ignore[union-attr,arg-type]
+    waiting = iter(cached)
 
-    def extract(batch: list[tuple[int, SourceFile]]) -> None:
+    def load_cached(step: int = 8) -> bool:
+        """Load the next ``step`` cached entries; False once all are loaded."""
+        for index in itertools.islice(waiting, step):
+            results[index] = cache.get(keys[index], files[index].path)  # type: ignore[union-attr,arg-type]
+            step -= 1
+        return step == 0
+
+    def extract(batch: list[tuple[int, SourceFile]],
+                meanwhile: Callable[[], bool] | None = None) -> None:
         work: list[Job] = [(f.path, f.module, f.is_package) for _, f in batch]
         if jobs <= 1 and extractor is None:
             for (index, _), result in zip(batch, _extract_in_process(work, timeout)):
@@ -126,18 +132,12 @@ def extract_files(
 
             chunks = [[slot for slot, _ in chunk]
                       for chunk in _chunks(list(enumerate(f for _, f in batch)))]
-            Pool(work, jobs, timeout or None, done, extractor).run(chunks)
+            Pool(work, jobs, timeout or None, done, extractor).run(chunks, meanwhile)
+        while meanwhile is not None and meanwhile():
+            pass
 
-    if cached and todo and (jobs > 1 or extractor is not None):
-        # Workers parse the changed files while this process loads the cached ones.
-        loader = threading.Thread(target=load_cached, name="conclint-cache-loader",
-                                  daemon=True)  # Ctrl-C need not wait for it
-        loader.start()
-        extract(todo)
-        loader.join()
-    else:
-        load_cached()
-        extract(todo)
+    # With worker processes, the cached entries are loaded while they parse the others.
+    extract(todo, meanwhile=load_cached)
     # An entry that turned out damaged (or vanished) is extracted after all.
     late = [(index, files[index]) for index in cached if results[index] is None]
     report(len(cached) - len(late))

@@ -36,6 +36,15 @@ def timeout_error(path: str, limit: float) -> FileError:
                      "exclude the file or raise the limit")
 
 
+def start_method(fresh: bool) -> str:
+    """Fork (cheap) unless ``fresh``; a fresh worker is spawned, so that a process holding
+    a whole program's facts is not forked (a forked child counts every page of them as its
+    own memory, and copies those it touches). Never the fork server (the default from
+    Python 3.14): it leaves a socket in the temporary folder while it runs."""
+    return "fork" if not fresh and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+
+
 def _serve(conn: Connection, extractor: Extractor | None) -> None:
     """A worker: extract the files of each chunk it is sent, one message per start and
     per result, until it is sent ``None``."""
@@ -83,18 +92,23 @@ class Pool:
 
     def __init__(self, jobs: Sequence[Job], processes: int, limit: float | None,
                  done: Callable[[int, Any], None],
-                 extractor: Extractor | None = None) -> None:
+                 extractor: Extractor | None = None, fresh: bool = False) -> None:
+        """``fresh``: start the workers from a new interpreter instead of forking this
+        process (see ``start_method``)."""
         self._jobs = jobs
         self._processes = processes
         self._limit = limit
         self._done = done
         self._extractor = extractor
-        self._context = multiprocessing.get_context()
+        self._context = multiprocessing.get_context(start_method(fresh))
         self._pending: deque[list[int]] = deque()
         self._workers: list[_Worker] = []
         self._failed_starts = 0
 
-    def run(self, chunks: list[list[int]]) -> None:
+    def run(self, chunks: list[list[int]],
+            meanwhile: Callable[[], bool] | None = None) -> None:
+        """Extract every chunk. ``meanwhile`` is this process's own work, done in small
+        steps while the workers run (it returns False when there is none left)."""
         self._pending.extend(chunks)
         finished = False
         try:
@@ -103,10 +117,16 @@ class Pool:
             for worker in self._workers:
                 self._assign(worker)
             while any(w.busy for w in self._workers):
-                self._step()
+                if meanwhile is not None and meanwhile():
+                    self._step(patient=False)
+                else:
+                    meanwhile = None
+                    self._step()
             finished = True
         finally:
             self._stop_all(graceful=finished)
+        while meanwhile is not None and meanwhile():
+            pass
 
     # ------------------------------------------------------------------ workers
     def _start(self) -> _Worker:
@@ -160,10 +180,11 @@ class Pool:
         self._workers = []
 
     # ------------------------------------------------------------------ events
-    def _step(self) -> None:
+    def _step(self, patient: bool = True) -> None:
+        """Handle what the workers sent; wait for it unless not ``patient``."""
         busy = [w for w in self._workers if w.busy]
         waits: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-        ready = set(wait(waits, self._time_left(busy)))
+        ready = set(wait(waits, self._time_left(busy) if patient else 0))
         for worker in busy:
             if worker.conn in ready or worker.process.sentinel in ready:
                 self._receive(worker)
