@@ -1,7 +1,7 @@
 """Soak test: analyse the installed CPython standard library, test suite included.
 
     python benchmarks/soak.py                       # this Python's stdlib, 2 jobs
-    python benchmarks/soak.py PATH -j 2 --max-rss-mib 4096
+    python benchmarks/soak.py PATH -j 2 --max-rss-mib 1536
 
 Run by ``.ci/run``, outside the test suite (it takes minutes). It fails (exit 1) when
 conclint crashes, skips a file, reports an internal error (CL002) or a time-limit CL001, or
@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("root", nargs="?", default=sysconfig.get_paths()["stdlib"])
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--max-rss-mib", type=int, default=4096)
+    parser.add_argument("--max-rss-mib", type=int, default=1536)
     args = parser.parse_args()
     root = Path(args.root).resolve()
     files = python_files(root)

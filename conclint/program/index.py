@@ -35,9 +35,18 @@ class Where:
     function: Function
     # "module.Class.method": computed once, it keys every per-function table
     qualname: str = field(init=False)
+    # The memo scope of text starting with the receiver parameter ("mod:Cls:self" or
+    # "mod:Cls:cls"), "" for functions without one; see ``Program._scope_key``.
+    receiver_scope: str = field(init=False)
+    nested: bool = field(init=False)  # inside another function: closures see its locals
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "qualname", f"{self.module.module}.{self.function.qualname}")
+        fn, module = self.function, self.module.module
+        object.__setattr__(self, "qualname", f"{module}.{fn.qualname}")
+        receiver = fn.cls is not None and fn.params and "staticmethod" not in fn.decorators
+        kind = "cls" if "classmethod" in fn.decorators else "self"
+        object.__setattr__(self, "receiver_scope", f"{module}:{fn.cls}:{kind}" if receiver else "")
+        object.__setattr__(self, "nested", "<" in fn.qualname[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +247,10 @@ class Program:
         if head == "super" and fn.cls is not None:
             return f"{where.module.module}:{fn.cls}:super"
         if head in fn.params:
-            if head == fn.params[0] and fn.cls is not None and "staticmethod" not in fn.decorators:
-                kind = "cls" if "classmethod" in fn.decorators else "self"
-                return f"{where.module.module}:{fn.cls}:{kind}"
+            if where.receiver_scope and head == fn.params[0]:
+                return where.receiver_scope
             return where.qualname
-        if head in fn.locals or head in fn.nested or "<" in fn.qualname[1:]:
+        if where.nested or head in fn.locals or head in fn.nested:
             return where.qualname
         return where.module.module
 
