@@ -5,8 +5,9 @@
 
 For each corpus (copied to a temporary folder so one file can be edited) it measures, with
 the same number of processes: the libcst parse-only floor; conclint cold (``--no-cache``);
-warm with nothing changed; warm after one file changed; the peak memory of the largest
-process of each; and the whole-program phase's share of the cold run (from ``--profile``).
+warm with nothing changed; warm after a change to the code of one file (a new function:
+every rule runs again); warm after a comment changed (same facts: earlier findings reused,
+only that file is located again); the peak memory of the largest process of each; and the whole-program phase's share of the cold run (from ``--profile``).
 Optional peers (ruff, pylint, flake8 with flake8-async) are timed when installed. Medians
 over ``-n`` runs; ratios are taken within this run, so a noisy machine still compares fairly.
 """
@@ -142,9 +143,16 @@ def bench_corpus(name: str, files: list[Path], root: Path, jobs: int, runs: int)
             sample("(fill cache)", [*conclint, "--cache-dir", str(cache), str(work / "corpus")])
             sample("conclint warm, unchanged",
                    [*conclint, "--cache-dir", str(cache), str(work / "corpus")])
+            # A change to the code (a new function): every rule runs again.
+            stamp = str(time.time()).replace(".", "_")
             with changed.open("a", encoding="utf-8") as out:
-                out.write(f"\n# benchmark edit {time.time()}\n")
+                out.write(f"\n\ndef _benchmark_edit_{stamp}():\n    return {stamp}\n")
             sample("conclint warm, one file changed",
+                   [*conclint, "--cache-dir", str(cache), str(work / "corpus")])
+            # Only a comment: the facts are those of the last run, so are the findings.
+            with changed.open("a", encoding="utf-8") as out:
+                out.write(f"# benchmark comment {stamp}\n")
+            sample("conclint warm, one comment changed",
                    [*conclint, "--cache-dir", str(cache), str(work / "corpus")])
         for tool, command in peers(work / "corpus", jobs).items():
             for _ in range(runs):

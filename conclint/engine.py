@@ -85,7 +85,7 @@ def analyse(
     ``timeout`` limits the seconds spent on one file (None: no limit)."""
     timings = timings or Timings()
     keys: list[str | None] = [None] * len(files)
-    run_key = None
+    run_key, settings = None, ""
     if cache is not None:
         with timings.phase("cache: identify files"):
             keys = [cache.key(f.path, f.module, f.is_package) for f in files]
@@ -106,12 +106,46 @@ def analyse(
     facts = [f for f in extracted if isinstance(f, ModuleFacts)]
     diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
     tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
+    transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS for e in extracted)
+    # The rules see only facts: when every file's facts equal those of an earlier run (an
+    # edit that changed comments, blank lines or formatting), its findings still hold.
+    findings_key = None
+    if cache is not None and run_key is not None and not transient:
+        digests = [cache.facts_digest(k) for k in keys if k]
+        if all(digests):
+            findings_key = cache.run_key(digests, settings + "\0findings")  # type: ignore[arg-type]
+    earlier_findings = cache.get_findings(findings_key) if cache and findings_key else None
+    if earlier_findings is not None:
+        findings = earlier_findings
+        timings.notes["cache"] += "; the facts are unchanged: earlier findings reused"
+    else:
+        findings = _check(facts, enabled, extensions, free_threaded, timings, tracebacks,
+                          diagnostics, files)
+        if cache is not None and findings_key is not None and not tracebacks:
+            cache.put_findings(findings_key, findings)
+    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
+    with timings.phase("locate findings"):
+        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
+                        jobs)
+        diagnostics.extend(locate(f, locator) for f in findings)
+    result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+    if cache is not None and run_key is not None and not transient and not result.tracebacks:
+        cache.put_run(run_key, result.diagnostics)
+    return result
+
+
+def _check(
+    facts: list[ModuleFacts], enabled: frozenset[str], extensions: KnowledgeExtensions | None,
+    free_threaded: bool, timings: Timings, tracebacks: list[str],
+    diagnostics: list[Diagnostic], files: list[SourceFile],
+) -> list[Finding]:
+    """The whole-program phase: index the facts, run the enabled rules. A rule that raises
+    adds its traceback and a CL002 diagnostic; the others still run."""
     with timings.phase("program: index"):
         declared = extensions.blocking_calls if extensions else ()
         program = Program(facts, declared_owners(canonical(name) for name in declared),
                           extensions.lock_factories if extensions else ())
         analyses = Analyses(program, timings, extensions, free_threaded)
-    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
         if isinstance(item, Finding):
@@ -125,15 +159,7 @@ def analyse(
             f"internal error in rule {codes}: {trace.strip().splitlines()[-1]} "
             "(its findings are missing from this run; rerun with --verbose for the traceback)",
         ))
-    with timings.phase("locate findings"):
-        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
-                        jobs)
-        diagnostics.extend(locate(f, locator) for f in findings)
-    result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
-    transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS for e in extracted)
-    if cache is not None and run_key is not None and not transient and not result.tracebacks:
-        cache.put_run(run_key, result.diagnostics)
-    return result
+    return findings
 
 
 def build_analyses(

@@ -26,7 +26,7 @@ from dataclasses import asdict
 
 from conclint import __version__
 from conclint.extract import facts as facts_module
-from conclint.diagnostics import Diagnostic, Related
+from conclint.diagnostics import Diagnostic, Finding, Related, Step
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
@@ -35,6 +35,7 @@ FORMAT = 6  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: 
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"
+_FINDINGS_MAGIC = b"conclint-findings\n"
 _INDEX_MAGIC = b"conclint-index\n"
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MAC_BYTES = 32
@@ -97,6 +98,11 @@ def unseal(magic: bytes, blob: bytes, key: bytes) -> bytes | None:
     return payload if hmac.compare_digest(expected, blob[len(magic):head]) else None
 
 
+def _signature(magic: bytes, blob: bytes) -> str:
+    """The HMAC a sealed blob carries: a digest of its payload."""
+    return blob[len(magic):len(magic) + _MAC_BYTES].hex()
+
+
 def encode(facts: ExtractResult, key: bytes) -> bytes:
     return seal(_MAGIC, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL), key)
 
@@ -141,6 +147,7 @@ class FactsCache:
         self._prepared = False
         self.hits = 0
         self.misses = 0
+        self._digests: dict[str, str] = {}  # entry key -> signature of its facts' pickle
 
     def _load_index(self) -> dict[str, list[object]]:
         try:
@@ -185,13 +192,15 @@ class FactsCache:
     def get(self, key: str, path: str) -> ExtractResult | None:
         try:
             with open(self._entry(key), "rb") as handle:
-                facts = decode(handle.read(), self._key)
+                blob = handle.read()
+            facts = decode(blob, self._key)
         except OSError:
             facts = None
         if facts is None:
             self.misses += 1
             return None
         self.hits += 1
+        self._digests[key] = _signature(_MAGIC, blob)
         if isinstance(facts, FileError):
             return FileError(path, facts.kind, facts.message, facts.line, facts.column)
         facts.path = path
@@ -220,7 +229,32 @@ class FactsCache:
 
     def put(self, key: str, facts: ExtractResult) -> None:
         self._prepare()
-        _atomic_write(self._entry(key), encode(facts, self._key))
+        blob = encode(facts, self._key)
+        self._digests[key] = _signature(_MAGIC, blob)
+        _atomic_write(self._entry(key), blob)
+
+    def facts_digest(self, key: str) -> str | None:
+        """What the facts of the entry ``key`` are (two files with the same facts, say before
+        and after a comment was edited, have the same digest); None when not known."""
+        return self._digests.get(key)
+
+    def get_findings(self, findings_key: str) -> list[Finding] | None:
+        """The rules' findings (not yet located) of an earlier run over the same facts."""
+        try:
+            with open(self._entry(findings_key) + ".findings", "rb") as handle:
+                payload = unseal(_FINDINGS_MAGIC, handle.read(), self._key)
+            if payload is None:
+                return None
+            return [Finding(**{**row, "related": tuple(Step(**r) for r in row["related"])})
+                    for row in json.loads(payload)]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def put_findings(self, findings_key: str, findings: list[Finding]) -> None:
+        rows = [{**asdict(f), "related": [asdict(r) for r in f.related]} for f in findings]
+        self._prepare()
+        _atomic_write(self._entry(findings_key) + ".findings",
+                      seal(_FINDINGS_MAGIC, json.dumps(rows).encode(), self._key))
 
     def run_key(self, keys: list[str], settings: str) -> str:
         """The identity of a whole run: every file's key, its path, and the settings."""
