@@ -22,13 +22,17 @@ import pickle
 import re
 import tempfile
 from array import array
+from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TypeVar
 
 from conclint import __version__
 from conclint.extract import facts as facts_module
 from conclint.diagnostics import Diagnostic, Finding, Related, Step
 from conclint.extract.decode import read_bytes
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
+
+T = TypeVar("T")
 
 FORMAT = 6  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
 # 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls
@@ -240,21 +244,10 @@ class FactsCache:
 
     def get_findings(self, findings_key: str) -> list[Finding] | None:
         """The rules' findings (not yet located) of an earlier run over the same facts."""
-        try:
-            with open(self._entry(findings_key) + ".findings", "rb") as handle:
-                payload = unseal(_FINDINGS_MAGIC, handle.read(), self._key)
-            if payload is None:
-                return None
-            return [Finding(**{**row, "related": tuple(Step(**r) for r in row["related"])})
-                    for row in json.loads(payload)]
-        except (OSError, ValueError, TypeError, KeyError):
-            return None
+        return self._get_records(findings_key, ".findings", _FINDINGS_MAGIC, Finding, Step)
 
     def put_findings(self, findings_key: str, findings: list[Finding]) -> None:
-        rows = [{**asdict(f), "related": [asdict(r) for r in f.related]} for f in findings]
-        self._prepare()
-        _atomic_write(self._entry(findings_key) + ".findings",
-                      seal(_FINDINGS_MAGIC, json.dumps(rows).encode(), self._key))
+        self._put_records(findings_key, ".findings", _FINDINGS_MAGIC, findings)
 
     def run_key(self, keys: list[str], settings: str) -> str:
         """The identity of a whole run: every file's key, its path, and the settings."""
@@ -264,22 +257,30 @@ class FactsCache:
         return digest.hexdigest()
 
     def get_run(self, run_key: str) -> list[Diagnostic] | None:
-        """The diagnostics of an identical earlier run (JSON, so nothing can execute)."""
+        """The diagnostics of an identical earlier run."""
+        return self._get_records(run_key, ".run", _RUN_MAGIC, Diagnostic, Related)
+
+    def put_run(self, run_key: str, diagnostics: list[Diagnostic]) -> None:
+        self._put_records(run_key, ".run", _RUN_MAGIC, diagnostics)
+
+    def _get_records(self, key: str, suffix: str, magic: bytes, record: type[T],
+                     step: type) -> list[T] | None:
+        """Records with a ``related`` tuple, stored as signed JSON (nothing can execute)."""
         try:
-            with open(self._entry(run_key) + ".run", "rb") as handle:
-                payload = unseal(_RUN_MAGIC, handle.read(), self._key)
+            with open(self._entry(key) + suffix, "rb") as handle:
+                payload = unseal(magic, handle.read(), self._key)
             if payload is None:
                 return None
-            return [Diagnostic(**{**row, "related": tuple(Related(**r) for r in row["related"])})
+            return [record(**{**row, "related": tuple(step(**r) for r in row["related"])})
                     for row in json.loads(payload)]
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
-    def put_run(self, run_key: str, diagnostics: list[Diagnostic]) -> None:
-        rows = [{**asdict(d), "related": [asdict(r) for r in d.related]} for d in diagnostics]
+    def _put_records(self, key: str, suffix: str, magic: bytes,
+                     records: Sequence[Finding | Diagnostic]) -> None:
+        rows = [{**asdict(r), "related": [asdict(s) for s in r.related]} for r in records]
         self._prepare()
-        _atomic_write(self._entry(run_key) + ".run",
-                      seal(_RUN_MAGIC, json.dumps(rows).encode(), self._key))
+        _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(rows).encode(), self._key))
 
     def save(self) -> None:
         if self._dirty:
