@@ -163,14 +163,7 @@ class ThreadContexts:
         starts or after it has finished (program order in the starting function)."""
         if key == MAIN or key not in self._intervals:
             return False
-        joined = self._joined[key].get(function)
-        if joined is not None and loc > joined:
-            return True
-        intervals = self._intervals[key].get(function)
-        if intervals:
-            return all(loc < start or (end is not None and loc > end)
-                       for start, end in intervals)
-        return self._ordered_function(key, function, 0)
+        return self._ordered_at(key, function, loc, 0)
 
     def overlaps(self, key: str, function: str, loc: int) -> bool:
         """Whether the code at ``loc`` in ``function`` surely runs while context ``key`` may

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 
 from conclint.extract.facts import Loc, ReleaseIssue
-from conclint.extract.text import dotted, is_try_acquire, lock_method_call
+from conclint.extract.text import is_try_acquire, lock_method_call
 
 LocOf = Callable[[cst.CSTNode], Loc]
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -63,14 +63,10 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[tuple[str, cst.Call]]:
     """``X.method(...)`` calls under ``node``: (receiver text, call)."""
     for sub in _walk(node):
-        if (
-            isinstance(sub, cst.Call)
-            and isinstance(sub.func, cst.Attribute)
-            and sub.func.attr.value == method
-        ):
-            receiver = dotted(sub.func.value)
-            if receiver is not None:
-                yield receiver, sub
+        if isinstance(sub, cst.BaseExpression):
+            found = lock_method_call(sub, method)
+            if found is not None:
+                yield found
 
 
 def _released(node: cst.CSTNode) -> frozenset[str]:
