@@ -23,7 +23,6 @@ from conclint.program.values import (
 )
 
 _SEGMENT = re.compile(r"\(\)|\[\]|[^.()\[\]]+")
-_HEAD = re.compile(r"[^.()\[\]]+")
 _MAX_DEPTH = 12
 
 
@@ -43,7 +42,7 @@ class Where:
     def __post_init__(self) -> None:
         fn, module = self.function, self.module.module
         object.__setattr__(self, "qualname", f"{module}.{fn.qualname}")
-        receiver = fn.cls is not None and fn.params and "staticmethod" not in fn.decorators
+        receiver = fn.cls is not None and bool(fn.params) and "staticmethod" not in fn.decorators
         kind = "cls" if "classmethod" in fn.decorators else "self"
         object.__setattr__(self, "receiver_scope", f"{module}:{fn.cls}:{kind}" if receiver else "")
         object.__setattr__(self, "nested", "<" in fn.qualname[1:])
@@ -86,7 +85,6 @@ class Program:
         self._assignments: dict[tuple[str, str], Call] = {}
         self._memo: dict[tuple[str, str], Value | None] = {}
         self._call_memo: dict[tuple[str, str], CallTarget] = {}
-        self._heads: dict[str, str] = {}  # dotted text -> its first name (``_scope_key``)
         self._mro_memo: dict[str, list[str]] = {}
         self._owner_memo: dict[tuple[str, str], str | None] = {}
         self._method_memo: dict[tuple[str, str, bool], str | None] = {}
@@ -240,10 +238,8 @@ class Program:
         class instead of once per function.
         """
         fn = where.function
-        head = self._heads.get(text)
-        if head is None:
-            match = _HEAD.match(text)
-            head = self._heads[text] = match.group(0) if match else ""
+        parts = split(text)
+        head = parts[0] if parts and parts[0] not in ("()", "[]") else ""
         if head == "super" and fn.cls is not None:
             return f"{where.module.module}:{fn.cls}:super"
         if head in fn.params:
