@@ -13,7 +13,7 @@ to the provider.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -40,33 +40,34 @@ def _with_provider(module: cst.Module) -> dict[cst.CSTNode, Range]:
             for node, r in found.items()}
 
 
+class _Syntactic:
+    """``with state.record_syntactic_position(node, start_node=, end_node=)``: the
+    node's range, with its start or end taken from a child when one is named."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state: Any, node: object, start_node: object,
+                 end_node: object) -> None:
+        self.state, self.node = state, node
+        self.start_node, self.end_node = start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc: object) -> bool:
+        state = self.state
+        computed = state.computed
+        start = computed[self.start_node][0] if self.start_node is not None else self.start
+        end = (computed[self.end_node][1] if self.end_node is not None
+               else (state.line, state.column))
+        computed[self.node] = (start, end)
+        return False
+
+
 @functools.cache
 def _state_class() -> type:
     """The codegen state subclass, defined on first use (libcst is imported lazily)."""
     from libcst._nodes.internal import CodegenState
-
-    class _Syntactic:
-        """``with state.record_syntactic_position(node, start_node=, end_node=)``: the
-        node's range, with its start or end taken from a child when one is named."""
-
-        __slots__ = ("state", "node", "start_node", "end_node", "start")
-
-        def __init__(self, state: _PositionState, node: object, start_node: object,
-                     end_node: object) -> None:
-            self.state, self.node = state, node
-            self.start_node, self.end_node = start_node, end_node
-
-        def __enter__(self) -> None:
-            self.start = (self.state.line, self.state.column)
-
-        def __exit__(self, *exc: object) -> bool:
-            state = self.state
-            computed = state.computed
-            start = computed[self.start_node][0] if self.start_node is not None else self.start
-            end = (computed[self.end_node][1] if self.end_node is not None
-                   else (state.line, state.column))
-            computed[self.node] = (start, end)
-            return False
 
     class _PositionState(CodegenState):  # type: ignore[misc]
         __slots__ = ("line", "column", "stack", "computed")

@@ -108,7 +108,8 @@ class Pool:
     def run(self, chunks: list[list[int]],
             meanwhile: Callable[[], bool] | None = None) -> None:
         """Extract every chunk. ``meanwhile`` is this process's own work, done in small
-        steps while the workers run (it returns False when there is none left)."""
+        steps while the workers run (it returns False when there is none left); what is
+        left of it when they are done is the caller's to finish."""
         self._pending.extend(chunks)
         finished = False
         try:
@@ -125,8 +126,6 @@ class Pool:
             finished = True
         finally:
             self._stop_all(graceful=finished)
-        while meanwhile is not None and meanwhile():
-            pass
 
     # ------------------------------------------------------------------ workers
     def _start(self) -> _Worker:
