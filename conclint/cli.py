@@ -135,6 +135,10 @@ def _print_profile(console: Console, timings: Timings) -> None:
         share = seconds / total * 100 if total else 0.0
         console.print(f"{name:<34} {seconds:9.3f} {share:6.1f}%", highlight=False)
     console.print(f"{'total':<34} {total:9.3f}", highlight=False)
+    if timings.elsewhere:
+        console.print("meanwhile, in other processes:", highlight=False)
+    for name, seconds in timings.elsewhere:
+        console.print(f"  {name:<32} {seconds:9.3f}", highlight=False)
     for name, note in timings.notes.items():
         console.print(f"{name}: {note}", highlight=False)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
 from conclint.checks.base import diagnostic
+from conclint.checks.runner import run_checks
 from conclint.config import KnowledgeExtensions
 from conclint.diagnostics import Diagnostic, Finding, Related
 from conclint.discover import SourceFile
@@ -19,9 +19,6 @@ from conclint.knowledge import canonical, declared_owners
 from conclint.locate import Locator
 from conclint.program.index import Program
 from conclint.timings import Timings
-
-Check = Callable[[Analyses], Iterable[Finding]]
-
 
 @dataclass
 class Result:
@@ -47,25 +44,6 @@ def locate(finding: Finding, locator: Locator) -> Diagnostic:
         related.append(Related(step.path, span.line, span.column, step.message))
     return diagnostic(finding.code, finding.path, locator.span(finding.path, finding.loc),
                       finding.message, tuple(related), finding.severity)
-
-
-def run_checks(
-    analyses: Analyses,
-    enabled: frozenset[str],
-    checks: Iterable[tuple[tuple[str, ...], Check]],
-    timings: Timings,
-) -> Iterator[Finding | tuple[str, str]]:
-    """Findings of the enabled rules; a failing check yields (rule codes, traceback)."""
-    for codes, check in checks:
-        if not enabled.intersection(codes):
-            continue
-        try:
-            with timings.phase(f"check {'/'.join(codes)}"):
-                found = list(check(analyses))
-        except Exception:  # noqa: BLE001 - one broken rule must not sink the run
-            yield ", ".join(codes), traceback.format_exc()
-            continue
-        yield from (f for f in found if f.code in enabled)
 
 
 def analyse(
@@ -120,7 +98,7 @@ def analyse(
         timings.notes["cache"] += "; the facts are unchanged: earlier findings reused"
     else:
         findings = _check(facts, enabled, extensions, free_threaded, timings, tracebacks,
-                          diagnostics, files)
+                          diagnostics, files, jobs)
         if cache is not None and findings_key is not None and not tracebacks:
             cache.put_findings(findings_key, findings)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
@@ -137,17 +115,18 @@ def analyse(
 def _check(
     facts: list[ModuleFacts], enabled: frozenset[str], extensions: KnowledgeExtensions | None,
     free_threaded: bool, timings: Timings, tracebacks: list[str],
-    diagnostics: list[Diagnostic], files: list[SourceFile],
+    diagnostics: list[Diagnostic], files: list[SourceFile], jobs: int,
 ) -> list[Finding]:
-    """The whole-program phase: index the facts, run the enabled rules. A rule that raises
-    adds its traceback and a CL002 diagnostic; the others still run."""
+    """The whole-program phase: index the facts, run the enabled rules (their families
+    shared among ``jobs`` processes). A rule that raises adds its traceback and a CL002
+    diagnostic; the others still run."""
     with timings.phase("program: index"):
         declared = extensions.blocking_calls if extensions else ()
         program = Program(facts, declared_owners(canonical(name) for name in declared),
                           extensions.lock_factories if extensions else ())
         analyses = Analyses(program, timings, extensions, free_threaded)
     findings: list[Finding] = []
-    for item in run_checks(analyses, enabled, ALL_CHECKS, timings):
+    for item in run_checks(analyses, enabled, ALL_CHECKS, timings, jobs):
         if isinstance(item, Finding):
             findings.append(item)
             continue

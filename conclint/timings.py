@@ -15,6 +15,8 @@ class Timings:
     def __init__(self) -> None:
         self.phases: list[tuple[str, float]] = []
         self.notes: dict[str, str] = {}
+        # phases that ran at the same time in other processes: shown, not added up
+        self.elsewhere: list[tuple[str, float]] = []
         self._inner: list[float] = []  # time spent in phases nested in each open phase
 
     @contextmanager

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
 from conclint.discover import discover
-from conclint.engine import analyse, run_checks
+from conclint.checks.runner import run_checks
+from conclint.engine import analyse
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, ModuleFacts
 from conclint.extract.source import extract_source

@@ -50,6 +50,10 @@ class Analyses:
         with self.timings.phase(f"analysis: {name}"):
             return build()
 
+    def build_shared(self) -> None:
+        """Build what every rule family uses, so that processes forked afterwards share it."""
+        self.held  # noqa: B018 - built for its side effect (with the call graph it needs)
+
     @cached_property
     def calls(self) -> CallGraph:
         extra = frozenset(name.rpartition(".")[2] for name in (

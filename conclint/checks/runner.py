@@ -1,0 +1,135 @@
+"""Running the rules: one check after another, or the rule families shared among processes.
+
+Every family needs the call graph; past it, the families build their own analyses and do
+not depend on one another. So with more than one job, the call graph is built here, then
+forked children each run a share of the families on a copy-on-write view of the program
+and send back only their findings, while this process runs its own share. The findings are
+put back in the order of the checks, so the result is the same as one process's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from conclint.analyses.context import Analyses
+from conclint.diagnostics import Finding
+from conclint.timings import Timings
+
+Check = Callable[[Analyses], Iterable[Finding]]
+Failure = tuple[str, str]  # the codes of a check that raised, and its traceback
+Outcome = list[Finding] | Failure
+
+# What each family costs, relative to the others (whole-program profile of the standard
+# library): enough to give the processes shares of about the same length.
+_FAMILY_COST = {"1": 6, "2": 3, "3": 7, "4": 2, "5": 3}
+
+
+def run_checks(
+    analyses: Analyses,
+    enabled: frozenset[str],
+    checks: Sequence[tuple[tuple[str, ...], Check]],
+    timings: Timings,
+    processes: int = 1,
+) -> Iterator[Finding | Failure]:
+    """Findings of the enabled rules, in the order of ``checks``; a check that raises
+    yields (rule codes, traceback) instead and the others still run."""
+    selected = [i for i, (codes, _) in enumerate(checks) if enabled.intersection(codes)]
+    shares = _shares(selected, checks, processes if _can_fork() else 1)
+    outcomes: dict[int, Outcome] = {}
+    if len(shares) > 1:
+        analyses.build_shared()
+        children = [_start(analyses, checks, share) for share in shares[1:]]
+        try:
+            outcomes.update(_run_share(analyses, checks, shares[0]))
+            with timings.phase("rules: waiting for the other processes"):
+                for (process, conn), share in zip(children, shares[1:]):
+                    outcomes.update(_collect(process, conn, analyses, checks, share))
+        finally:
+            for process, _ in children:
+                if process.is_alive():
+                    process.kill()
+                process.join()
+    else:
+        outcomes.update(_run_share(analyses, checks, selected))
+    for index in selected:
+        outcome = outcomes[index]
+        if isinstance(outcome, list):
+            yield from (f for f in outcome if f.code in enabled)
+        else:
+            yield outcome
+
+
+def _shares(selected: list[int], checks: Sequence[tuple[tuple[str, ...], Check]],
+            processes: int) -> list[list[int]]:
+    """The selected checks in at most ``processes`` shares, a family never split (its
+    checks share analyses): the costliest family first, each to the lightest share."""
+    families: dict[str, list[int]] = {}
+    for index in selected:
+        families.setdefault(checks[index][0][0][2], []).append(index)
+    count = max(1, min(processes, len(families)))
+    shares: list[list[int]] = [[] for _ in range(count)]
+    load = [0] * count
+    for family in sorted(families, key=lambda f: (-_FAMILY_COST.get(f, 1), f)):
+        lightest = load.index(min(load))
+        shares[lightest].extend(families[family])
+        load[lightest] += _FAMILY_COST.get(family, 1)
+    return [sorted(share) for share in shares if share]
+
+
+def _run_share(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+               share: list[int]) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    for index in share:
+        codes, check = checks[index]
+        try:
+            with analyses.timings.phase(f"check {'/'.join(codes)}"):
+                outcomes[index] = list(check(analyses))
+        except Exception:  # noqa: BLE001 - one broken rule must not sink the run
+            outcomes[index] = (", ".join(codes), traceback.format_exc())
+    return outcomes
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _start(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+           share: list[int]) -> tuple[Any, Connection]:
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(
+        target=_child, args=(analyses, checks, share, sender), daemon=True)
+    process.start()
+    sender.close()
+    return process, receiver
+
+
+def _child(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+           share: list[int], conn: Connection) -> None:
+    """A forked child: run ``share`` and send (outcomes, the child's phases)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+    analyses.timings = Timings()
+    try:
+        conn.send((_run_share(analyses, checks, share), analyses.timings.phases))
+    except Exception:  # noqa: BLE001 - e.g. an unpicklable finding: the parent reruns
+        conn.send(None)
+
+
+def _collect(process: Any, conn: Connection, analyses: Analyses,
+             checks: Sequence[tuple[tuple[str, ...], Check]],
+             share: list[int]) -> dict[int, Outcome]:
+    """The outcomes of a child's share; if the child died or failed, computed here."""
+    try:
+        message = conn.recv()
+    except (EOFError, OSError):
+        message = None
+    if message is None:
+        analyses.timings.notes["rules"] = "a rule process failed: its rules ran in this one"
+        return _run_share(analyses, checks, share)
+    outcomes, phases = message
+    analyses.timings.elsewhere.extend(phases)
+    return outcomes
