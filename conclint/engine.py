@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from conclint.analyses.call_memory import CallMemory
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
 from conclint.checks.base import diagnostic
@@ -97,8 +98,15 @@ def analyse(
         findings = earlier_findings
         timings.notes["cache"] += "; the facts are unchanged: earlier findings reused"
     else:
+        memory = _call_memory(cache, files, keys, extensions, timings) if cache else None
         findings = _check(facts, enabled, extensions, free_threaded, timings, tracebacks,
-                          diagnostics, files, jobs)
+                          diagnostics, files, jobs, memory)
+        if memory is not None and memory.now:
+            timings.notes["call graph"] = (f"{memory.reused} of {len(memory.now)} modules "
+                                           "taken from the last run")
+        if memory is not None and memory.now and memory.changed:
+            with timings.phase("cache: save the call graph"):
+                cache.put_call_graph(memory.now)
         if cache is not None and findings_key is not None and not tracebacks:
             cache.put_findings(findings_key, findings)
     locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
@@ -112,19 +120,29 @@ def analyse(
     return result
 
 
+def _call_memory(cache: FactsCache, files: list[SourceFile], keys: list[str | None],
+                 extensions: KnowledgeExtensions | None, timings: Timings) -> CallMemory:
+    """The last run's call graph, to reuse for the modules whose names resolve as then."""
+    with timings.phase("cache: load the call graph"):
+        digests = {f.path: cache.facts_digest(k) for f, k in zip(files, keys) if k}
+        return CallMemory({path: d for path, d in digests.items() if d},
+                          cache.get_call_graph(), repr(extensions))
+
+
 def _check(
     facts: list[ModuleFacts], enabled: frozenset[str], extensions: KnowledgeExtensions | None,
     free_threaded: bool, timings: Timings, tracebacks: list[str],
     diagnostics: list[Diagnostic], files: list[SourceFile], jobs: int,
+    memory: CallMemory | None,
 ) -> list[Finding]:
     """The whole-program phase: index the facts, run the enabled rules (their families
-    shared among ``jobs`` processes). A rule that raises adds its traceback and a CL002
-    diagnostic; the others still run."""
+    shared among ``jobs`` processes; the call graph reused from ``memory`` where it holds).
+    A rule that raises adds its traceback and a CL002 diagnostic; the others still run."""
     with timings.phase("program: index"):
         declared = extensions.blocking_calls if extensions else ()
         program = Program(facts, declared_owners(canonical(name) for name in declared),
                           extensions.lock_factories if extensions else ())
-        analyses = Analyses(program, timings, extensions, free_threaded)
+        analyses = Analyses(program, timings, extensions, free_threaded, memory)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings, jobs):
         if isinstance(item, Finding):

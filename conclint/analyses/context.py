@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from conclint.analyses.blocking import BlockingCalls
+from conclint.analyses.call_memory import CallMemory
 from conclint.analyses.calls import CallGraph
 from conclint.analyses.entry_held import EntryHeld
 from conclint.analyses.handles import Handles
@@ -36,8 +37,10 @@ class Analyses:
 
     def __init__(self, program: Program, timings: Timings | None = None,
                  extensions: KnowledgeExtensions | None = None,
-                 free_threaded: bool = False) -> None:
+                 free_threaded: bool = False, memory: CallMemory | None = None) -> None:
+        """``memory``: an earlier run's call graph to reuse where it still holds."""
         self.program = program
+        self.memory = memory
         self.timings = timings or Timings()
         # The user's ``[tool.conclint]`` additions to the API knowledge (None: no config).
         self.extensions = extensions
@@ -58,7 +61,7 @@ class Analyses:
     def calls(self) -> CallGraph:
         extra = frozenset(name.rpartition(".")[2] for name in (
             *self.declared_blocking, *self.program.lock_factories))
-        return self._timed("call graph", lambda: CallGraph(self.program, extra))
+        return self._timed("call graph", lambda: CallGraph(self.program, extra, self.memory))
 
     @cached_property
     def held(self) -> HeldLocks:

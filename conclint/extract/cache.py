@@ -34,13 +34,14 @@ from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
 T = TypeVar("T")
 
-FORMAT = 6  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
-# 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls
+FORMAT = 7  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
+# 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls; 7: names
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"
 _FINDINGS_MAGIC = b"conclint-findings\n"
 _INDEX_MAGIC = b"conclint-index\n"
+_CALLS_MAGIC = b"conclint-calls\n"
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MAC_BYTES = 32
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
@@ -146,6 +147,7 @@ class FactsCache:
         self._salt = f"{__version__}/{FORMAT}/{code_fingerprint()}"
         salt_id = hashlib.sha256(self._salt.encode()).hexdigest()[:16]
         self._index_path = os.path.join(directory, f"index-{salt_id}")
+        self._calls_path = os.path.join(directory, f"calls-{salt_id}")
         self._index: dict[str, list[object]] = self._load_index()
         self._dirty = False
         self._prepared = False
@@ -281,6 +283,22 @@ class FactsCache:
         rows = [{**asdict(r), "related": [asdict(s) for s in r.related]} for r in records]
         self._prepare()
         _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(rows).encode(), self._key))
+
+    def get_call_graph(self) -> dict[str, tuple[str, list]]:
+        """The call graph records the last run left (``conclint.analyses.call_memory``):
+        plain tuples, loaded by the same guarded unpickler as facts; {} when none is usable."""
+        try:
+            with open(self._calls_path, "rb") as handle:
+                payload = unseal(_CALLS_MAGIC, handle.read(), self._key)
+            records = _FactsUnpickler(io.BytesIO(payload)).load() if payload else {}
+        except Exception:  # noqa: BLE001 - any failure means: not a usable entry
+            return {}
+        return records if isinstance(records, dict) else {}
+
+    def put_call_graph(self, records: dict[str, tuple[str, list]]) -> None:
+        self._prepare()
+        payload = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        _atomic_write(self._calls_path, seal(_CALLS_MAGIC, payload, self._key))
 
     def save(self) -> None:
         if self._dirty:

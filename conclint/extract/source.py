@@ -12,6 +12,7 @@ import libcst as cst
 from conclint.extract.compact import compact
 from conclint.extract.decode import read_source
 from conclint.extract.facts import ExtractResult, FileError
+from conclint.extract.names import with_names
 from conclint.extract.walker import ModuleWalker
 
 
@@ -61,7 +62,7 @@ def extract_source(path: str, text: str, module: str, is_package: bool) -> Extra
     if isinstance(tree, FileError):
         return tree
     try:
-        return compact(ModuleWalker(path, module, is_package).walk(tree))
+        return compact(with_names(ModuleWalker(path, module, is_package).walk(tree)))
     except RecursionError:
         return FileError(path, "parse", "nesting too deep to analyse")
     except Exception as err:  # noqa: BLE001 - contained to this file, reported as CL002

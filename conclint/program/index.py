@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from conclint.extract.facts import Call, ClassDef, Function, ModuleFacts
 from conclint.knowledge import (
@@ -24,6 +25,12 @@ from conclint.program.values import (
 
 _SEGMENT = re.compile(r"\(\)|\[\]|[^.()\[\]]+")
 _MAX_DEPTH = 12
+
+T = TypeVar("T")
+Reads = frozenset[str]  # names of modules (see ``Program.start_reading``)
+VOLATILE = "\0volatile"  # read by a result that depends on the order of the work
+_NO_READS: Reads = frozenset()
+_IN_PROGRESS: Reads = frozenset({VOLATILE})  # a result still being computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +90,15 @@ class Program:
         self._top_functions: dict[str, dict[str, Function]] = {}
         self._top_classes: dict[str, dict[str, ClassDef]] = {}
         self._assignments: dict[tuple[str, str], Call] = {}
-        self._memo: dict[tuple[str, str], Value | None] = {}
-        self._call_memo: dict[tuple[str, str], CallTarget] = {}
-        self._mro_memo: dict[str, list[str]] = {}
-        self._owner_memo: dict[tuple[str, str], str | None] = {}
-        self._method_memo: dict[tuple[str, str, bool], str | None] = {}
+        # Memos keep, with each result, the modules whose facts it was computed from.
+        self._memo: dict[tuple[str, str], tuple[Value | None, Reads]] = {}
+        self._call_memo: dict[tuple[str, str], tuple[CallTarget, Reads]] = {}
+        self._mro_memo: dict[str, tuple[list[str], Reads]] = {}
+        self._owner_memo: dict[tuple[str, str], tuple[str | None, Reads]] = {}
+        self._method_memo: dict[tuple[str, str, bool], tuple[str | None, Reads]] = {}
+        self._reads: list[set[str]] = []  # open read sets, innermost last (see ``reading``)
+        self._tracking = False
+        self._interned: dict[frozenset[str], Reads] = {}
         for facts in sorted(modules, key=lambda m: m.path):
             name = facts.module
             if name in self.modules:  # two files claim one module name: keep both
@@ -115,6 +126,48 @@ class Program:
             if owner in self._members:
                 self._members[owner].add(member)
 
+    # --------------------------------------------------------- dependencies
+    def track_reads(self, on: bool = True) -> None:
+        """Record (or no longer) which modules each resolution reads: see ``start_reading``."""
+        self._tracking = on
+
+    def start_reading(self) -> None:
+        """Open a read set: the names of the modules whose facts the resolutions made until
+        ``stop_reading`` depend on (also a name tested for being a module, and ``VOLATILE``
+        when a result depends on the order of the work, in a cyclic definition)."""
+        self._reads.append(set())
+
+    def stop_reading(self) -> Reads:
+        reads = self._reads.pop()
+        if self._reads:
+            self._reads[-1].update(reads)
+        frozen = frozenset(reads)
+        return self._interned.setdefault(frozen, frozen)
+
+    def _read(self, module: str) -> None:
+        if self._reads:
+            self._reads[-1].add(module)
+
+    def _depend(self, reads: Reads) -> None:
+        if self._reads:
+            self._reads[-1].update(reads)
+
+    def _computed(self, compute: Callable[[], T]) -> tuple[T, Reads]:
+        """``compute()`` with the modules it read (none recorded unless tracking)."""
+        if not self._tracking:
+            return compute(), _NO_READS
+        self.start_reading()
+        try:
+            value = compute()
+        finally:
+            reads = self.stop_reading()
+        return value, reads
+
+    def _has_module(self, name: str) -> bool:
+        """Whether ``name`` is an analysed module (a read: adding that module changes it)."""
+        self._read(name)
+        return name in self.modules
+
     # ------------------------------------------------------------- queries
     def where(self, qualname: str) -> Where:
         return self.functions[qualname]
@@ -136,7 +189,15 @@ class Program:
         stack; a cyclic base (``class A(B)`` and ``class B(A)`` in two files) is cut."""
         memo = self._mro_memo.get(cls_qualname)
         if memo is not None:
-            return memo
+            self._depend(memo[1])
+            return memo[0]
+        made: set[str] = set()  # one computation: they all get its reads
+        order, reads = self._computed(lambda: self._compute_mro(cls_qualname, made))
+        for name in made:
+            self._mro_memo[name] = (self._mro_memo[name][0], reads)
+        return order
+
+    def _compute_mro(self, cls_qualname: str, made: set[str]) -> list[str]:
         visiting: set[str] = set()
         stack: list[tuple[str, list[str] | None]] = [(cls_qualname, None)]
         while stack:
@@ -155,10 +216,16 @@ class Program:
             stack.pop()
             order = {name: None}
             for base in bases:
-                order.update(dict.fromkeys(self._mro_memo.get(base, [base])))
-            self._mro_memo[name] = list(order)
+                known = self._mro_memo.get(base)
+                if known is None:  # cut: a cyclic hierarchy, resolved by where it was entered
+                    self._read(VOLATILE)
+                elif base not in made:
+                    self._depend(known[1])
+                order.update(dict.fromkeys(known[0] if known else [base]))
+            self._mro_memo[name] = (list(order), _IN_PROGRESS)
+            made.add(name)
             visiting.discard(name)
-        return self._mro_memo[cls_qualname]
+        return self._mro_memo[cls_qualname][0]
 
     def _base_classes(self, cls_qualname: str) -> list[str]:
         """The analysed classes named in ``cls``'s bases, in order."""
@@ -166,6 +233,7 @@ class Program:
         if entry is None:
             return []
         module, cls = entry
+        self._read(module.module)
         top = self._module_scope(module)
         values = (self.resolve(top, base) for base in cls.bases)
         return [v.qualname for v in values if isinstance(v, Class)]
@@ -186,14 +254,14 @@ class Program:
         """Qualified name of ``name`` looked up along the MRO (memoised: hierarchies can be
         thousands of classes deep)."""
         key = (cls_qualname, name, skip_own)
-        if key not in self._method_memo:
-            found = None
-            for owner in self.mro(cls_qualname)[1 if skip_own else 0:]:
-                if f"{owner}.{name}" in self.functions:
-                    found = f"{owner}.{name}"
-                    break
-            self._method_memo[key] = found
-        return self._method_memo[key]
+        entry = self._method_memo.get(key)
+        if entry is None:
+            entry = self._method_memo[key] = self._computed(
+                lambda: next((f"{owner}.{name}" for owner in self.mro(cls_qualname)[skip_own:]
+                              if f"{owner}.{name}" in self.functions), None))
+        else:
+            self._depend(entry[1])
+        return entry[0]
 
     def assignment_call(self, scope_qualname: str, target: str) -> Call | None:
         """The call whose result was assigned to ``target`` in that function."""
@@ -223,12 +291,13 @@ class Program:
     # ---------------------------------------------------------- resolution
     def resolve(self, where: Where, text: str) -> Value | None:
         key = (self._scope_key(where, text), text)
-        if key in self._memo:
-            return self._memo[key]
-        self._memo[key] = None  # a self-referential definition resolves to nothing
-        value = self._resolve(where, split(text), 0)
-        self._memo[key] = value
-        return value
+        entry = self._memo.get(key)
+        if entry is None:
+            self._memo[key] = (None, _IN_PROGRESS)  # a self-referential definition: nothing
+            entry = self._memo[key] = self._computed(lambda: self._resolve(where, split(text), 0))
+        elif self._reads:
+            self._reads[-1].update(entry[1])
+        return entry[0]
 
     def _scope_key(self, where: Where, text: str) -> str:
         """What the meaning of ``text`` depends on: its function, its class, or its module.
@@ -252,10 +321,13 @@ class Program:
 
     def resolve_call(self, where: Where, call: Call) -> CallTarget:
         key = (self._scope_key(where, call.callee), call.callee)
-        target = self._call_memo.get(key)
-        if target is None:
-            target = self._call_memo[key] = self._resolve_call(where, call.callee)
-        return target
+        entry = self._call_memo.get(key)
+        if entry is None:
+            entry = self._call_memo[key] = self._computed(
+                lambda: self._resolve_call(where, call.callee))
+        elif self._reads:
+            self._reads[-1].update(entry[1])
+        return entry[0]
 
     def _resolve_call(self, where: Where, text: str) -> CallTarget:
         receiver = text.rpartition(".")[0] if "." in text else ""
@@ -336,6 +408,7 @@ class Program:
         if depth > _MAX_DEPTH:
             return None
         mod = module.module
+        self._read(mod)
         if name in self._top_functions[mod]:
             return Func(f"{mod}.{name}")
         if name in self._top_classes[mod]:
@@ -348,10 +421,10 @@ class Program:
         if name in module.imports:
             return self._qualified(module.imports[name], depth + 1)
         submodule = f"{mod}.{name}"
-        if submodule in self.modules:
+        if self._has_module(submodule):
             return Module(submodule)
         for star in module.star_imports:  # asyncio/__init__.py's ``from .tasks import *``
-            if star in self.modules and star != mod:
+            if star != mod and self._has_module(star):
                 value = self._member(self.modules[star], name, depth + 1)
                 if value is not None:
                     return value
@@ -364,7 +437,7 @@ class Program:
         parts = name.split(".")
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
-            if prefix in self.modules:
+            if self._has_module(prefix):
                 value: Value | None = Module(prefix)
                 for part in parts[cut:]:
                     if value is None:
@@ -378,7 +451,7 @@ class Program:
             return None
         if isinstance(value, Module):
             member = self._member(self.modules[value.name], attr, depth + 1)
-            if member is None and f"{value.name}.{attr}" in self.modules:
+            if member is None and self._has_module(f"{value.name}.{attr}"):
                 return Module(f"{value.name}.{attr}")
             if member is None and "__getattr__" in self._top_functions[value.name]:
                 return External(canonical(f"{value.name}.{attr}"))  # PEP 562 lazy export
@@ -427,12 +500,15 @@ class Program:
         """The first class along the MRO that defines ``attr`` (a method, an attribute or a
         nested class); memoised, so a long hierarchy is walked once per name."""
         key = (cls_qualname, attr)
-        if key in self._owner_memo:
-            return self._owner_memo[key]
-        members = self._members
-        found = next((owner for owner in self.mro(cls_qualname) if attr in members[owner]), None)
-        self._owner_memo[key] = found
-        return found
+        entry = self._owner_memo.get(key)
+        if entry is None:
+            members = self._members
+            entry = self._owner_memo[key] = self._computed(
+                lambda: next((owner for owner in self.mro(cls_qualname)
+                              if attr in members[owner]), None))
+        else:
+            self._depend(entry[1])
+        return entry[0]
 
     def _called(self, where: Where, value: Value, depth: int) -> Value | None:
         if isinstance(value, Class):
