@@ -19,11 +19,13 @@ from collections.abc import Collection, Mapping
 
 from conclint.program.index import Program, Reads
 
-# One function's call sites: (function, external, via_self, receiver) per call site, the
-# edges (callee, index of the call site, via_self), the functions it passes as values.
-FunctionRecord = tuple[tuple[tuple[str | None, str | None, bool, str], ...],
-                       tuple[tuple[str, int, bool], ...], tuple[str, ...]]
-ModuleRecord = list[FunctionRecord]  # one per function, in the program's order
+# A module's call sites: its distinct targets (function, external, via_self, receiver),
+# then per function, in the program's order: the index of each call site's target, the
+# functions passed to an immediate caller (function, call site, via_self), the functions
+# passed as values.
+Target = tuple[str | None, str | None, bool, str]
+FunctionRecord = tuple[tuple[int, ...], tuple[tuple[str, int, bool], ...], tuple[str, ...]]
+ModuleRecord = tuple[tuple[Target, ...], tuple[FunctionRecord, ...]]
 Entry = tuple[str, tuple[str, ...], ModuleRecord]  # key, modules read, record
 
 

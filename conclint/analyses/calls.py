@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from conclint.analyses.call_memory import CallMemory, FunctionRecord, ModuleRecord
+from conclint.analyses.call_memory import CallMemory, ModuleRecord
 from conclint.extract.facts import Call
 from conclint.knowledge import IMMEDIATE_CALLERS, api_names
 from conclint.program.index import CallTarget, Program, Where
@@ -19,6 +19,7 @@ from conclint.program.values import Func
 
 
 _NOTHING = CallTarget(None, None, False, "")
+Resolved = tuple[tuple[CallTarget, ...], tuple[tuple[str, int, bool], ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class CallGraph:
         self._aliases: dict[str, frozenset[str]] = {}  # per module: ``import X as Y`` of API names
         if memory is None:
             for where in program.iter_functions():
-                self._add_function(where)
+                self._add(where, *self._resolve_function(where))
             return
         memory.prepare(program, self._relevant, self._defined)
         program.track_reads()
@@ -66,10 +67,12 @@ class CallGraph:
                 continue
             program.start_reading()
             try:
-                record = [self._add_function(where) for where in wheres]
+                found = [self._resolve_function(where) for where in wheres]
             finally:
                 reads = program.stop_reading()
-            memory.remember(module, reads, record, reused=False)
+            for where, (resolved, passed, referenced) in zip(wheres, found):
+                self._add(where, resolved, passed, referenced)
+            memory.remember(module, reads, _record(found), reused=False)
         program.track_reads(False)
 
     def _module_aliases(self, where: Where) -> frozenset[str]:
@@ -82,11 +85,11 @@ class CallGraph:
                 if name.rpartition(".")[2] in self._relevant and alias not in self._relevant)
         return aliases
 
-    def _add_function(self, where: Where) -> FunctionRecord:
-        """Resolve the function's call sites; returns them as a record for the memory."""
-        caller = where.qualname
+    def _resolve_function(self, where: Where) -> Resolved:
+        """What each call site calls; the functions passed to an immediate caller, as
+        (function, index of the call site, via_self); the functions passed as values."""
         resolved: list[CallTarget] = []
-        edges: list[tuple[str, int, bool]] = []
+        passed: list[tuple[str, int, bool]] = []
         referenced: list[str] = []
         aliases = self._module_aliases(where)
         relevant_names, resolve_call = self._relevant, self.program.resolve_call
@@ -95,48 +98,58 @@ class CallGraph:
             relevant = last in relevant_names or last in aliases
             target = resolve_call(where, call) if relevant else _NOTHING
             resolved.append(target)
-            if target.function is not None:
-                edges.append((target.function, index, target.via_self))
             if not call.args:
                 continue
             immediate = target.external in IMMEDIATE_CALLERS or call.callee.endswith(".sort")
             for text, function in self._function_args(where, call):
                 if immediate:
-                    edges.append((function, index, text.startswith("self.")))
+                    passed.append((function, index, text.startswith("self.")))
                 else:
                     referenced.append(function)
-        record = (tuple((t.function, t.external, t.via_self, t.receiver) for t in resolved),
-                  tuple(edges), tuple(referenced))
-        self._add(where, tuple(resolved), record[1], record[2])
-        return record
+        return tuple(resolved), tuple(passed), tuple(referenced)
 
     def _restore(self, wheres: list[Where], record: ModuleRecord) -> bool:
         """Take the module's call sites from an earlier run's record; False (nothing taken)
         when the record does not fit the functions' call sites."""
-        made: dict[tuple[str | None, str | None, bool, str], CallTarget] = {}
         taken = []
         try:
-            if len(record) != len(wheres):
+            table, functions = record
+            targets = [CallTarget(*t) for t in table]
+            if len(functions) != len(wheres):
                 return False
-            for where, (targets, edges, referenced) in zip(wheres, record):
+            for where, (indices, passed, referenced) in zip(wheres, functions):
                 calls = len(where.function.calls)
-                if len(targets) != calls or any(not 0 <= i < calls for _, i, _ in edges):
+                places = [index for _, index, _ in passed]
+                if len(indices) != calls or places != sorted(places) or \
+                        any(not 0 <= i < calls for i in places):
                     return False
-                resolved = tuple(made[t] if t in made else made.setdefault(t, CallTarget(*t))
-                                 for t in targets)
-                taken.append((where, resolved, edges, referenced))
-        except (TypeError, ValueError):  # not a record this version wrote
+                taken.append((where, tuple(targets[i] for i in indices), passed, referenced))
+        except (TypeError, ValueError, IndexError):  # not a record this version wrote
             return False
-        for where, resolved, edges, referenced in taken:
-            self._add(where, resolved, edges, referenced)
+        for where, resolved, passed, referenced in taken:
+            self._add(where, resolved, passed, referenced)
         return True
 
     def _add(self, where: Where, resolved: tuple[CallTarget, ...],
-             edges: Sequence[tuple[str, int, bool]], referenced: Sequence[str]) -> None:
+             passed: Sequence[tuple[str, int, bool]], referenced: Sequence[str]) -> None:
+        """Enter a function's call sites, and its edges in call-site order (a call's own
+        target before the functions passed to it)."""
         caller, calls = where.qualname, where.function.calls
         self._targets[caller] = (calls, resolved)
-        out = self.out_edges[caller] = [Edge(caller, callee, calls[index], via_self)
-                                        for callee, index, via_self in edges]
+        if passed:
+            out = []
+            extra = iter(passed)
+            pending = next(extra, None)
+            for index, (call, target) in enumerate(zip(calls, resolved)):
+                if target.function is not None:
+                    out.append(Edge(caller, target.function, call, target.via_self))
+                while pending is not None and pending[1] == index:
+                    out.append(Edge(caller, pending[0], call, pending[2]))
+                    pending = next(extra, None)
+        else:
+            out = [Edge(caller, target.function, call, target.via_self)
+                   for call, target in zip(calls, resolved) if target.function is not None]
+        self.out_edges[caller] = out
         for edge in out:
             self.in_edges.setdefault(edge.callee, []).append(edge)
         self.referenced.update(referenced)
@@ -159,3 +172,14 @@ class CallGraph:
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])
+
+
+def _record(found: list[Resolved]) -> ModuleRecord:
+    """A module's call sites for the memory: its distinct targets once, then per function
+    the index of each call site's target, the functions passed, the functions referenced."""
+    table: dict[tuple[str | None, str | None, bool, str], int] = {}
+    functions = tuple(
+        (tuple(table.setdefault((t.function, t.external, t.via_self, t.receiver), len(table))
+               for t in resolved), passed, referenced)
+        for resolved, passed, referenced in found)
+    return tuple(table), functions
