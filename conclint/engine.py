@@ -142,7 +142,7 @@ def _check(
         declared = extensions.blocking_calls if extensions else ()
         program = Program(facts, declared_owners(canonical(name) for name in declared),
                           extensions.lock_factories if extensions else ())
-        analyses = Analyses(program, timings, extensions, free_threaded, memory)
+        analyses = Analyses(program, timings, extensions, free_threaded, memory, jobs)
     findings: list[Finding] = []
     for item in run_checks(analyses, enabled, ALL_CHECKS, timings, jobs):
         if isinstance(item, Finding):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 from pathlib import Path
 
 import pytest
 
 from conclint.analyses.call_memory import CallMemory
+from conclint.analyses import calls as calls_module
 from conclint.analyses.calls import CallGraph
 from conclint.discover import discover
 from conclint.extract import cache as cache_module
@@ -62,12 +64,13 @@ def write(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(text)
 
 
-def build(root: Path, memory_records: dict | None) -> tuple[CallGraph, CallMemory]:
+def build(root: Path, memory_records: dict | None,
+          processes: int = 1) -> tuple[CallGraph, CallMemory]:
     facts = [f for f in extract_files(discover([str(root)]), 1, None)
              if isinstance(f, ModuleFacts)]
     digests = {f.path: hashlib.sha256(pickle.dumps(f)).hexdigest() for f in facts}
     memory = CallMemory(digests, memory_records or {}, "settings")
-    return CallGraph(Program(facts), memory=memory), memory
+    return CallGraph(Program(facts), memory=memory, processes=processes), memory
 
 
 def shape(graph: CallGraph) -> tuple:
@@ -106,6 +109,32 @@ def test_the_fixtures_reuse_everything_and_equal_a_fresh_graph(tmp_path: Path) -
     fresh, _ = build(FIXTURES, None)
     assert memory.reused == len(memory.now) > 30
     assert shape(reused) == shape(fresh)
+
+
+def test_a_call_graph_shared_with_a_child_process_equals_one_resolved_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same targets, edges and order; same records, down to the modules each one read."""
+    monkeypatch.setattr(calls_module, "_CALLS_WORTH_A_PROCESS", 0)
+    here, alone = build(FIXTURES, None)
+    shared, split = build(FIXTURES, None, processes=2)
+    assert shape(shared) == shape(here)
+    assert split.now == alone.now
+
+
+def test_a_call_graph_child_that_dies_costs_only_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calls_module, "_CALLS_WORTH_A_PROCESS", 0)
+    parent = os.getpid()
+    records = CallGraph._records
+
+    def dies(self, *args):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            os._exit(3)
+        return records(self, *args)
+
+    monkeypatch.setattr(CallGraph, "_records", dies)
+    here, alone = build(FIXTURES, None)
+    shared, split = build(FIXTURES, None, processes=2)
+    assert shape(shared) == shape(here) and split.now == alone.now
 
 
 def test_a_record_that_does_not_fit_is_resolved_again(tmp_path: Path) -> None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import groupby
 
 from conclint.analyses.call_memory import CallMemory, ModuleRecord
 from conclint.extract.facts import Call
+from conclint.forked import Forked, can_fork
 from conclint.knowledge import IMMEDIATE_CALLERS, api_names
-from conclint.program.index import CallTarget, Program, Where
+from conclint.program.index import CallTarget, Program, Reads, Where
 from conclint.program.values import Func
 
 
 _NOTHING = CallTarget(None, None, False, "")
+_CALLS_WORTH_A_PROCESS = 20_000  # resolving fewer call sites is quicker than forking
 Resolved = tuple[tuple[CallTarget, ...], tuple[tuple[str, int, bool], ...], tuple[str, ...]]
 
 
@@ -36,9 +39,10 @@ class CallGraph:
     """Resolved call sites per function, with the edges in both directions."""
 
     def __init__(self, program: Program, extra_names: frozenset[str] = frozenset(),
-                 memory: CallMemory | None = None) -> None:
+                 memory: CallMemory | None = None, processes: int = 1) -> None:
         """``extra_names``: last segments of user-declared API names, resolved like known ones;
-        ``memory``: an earlier run's call graph, reused for the modules it still holds for."""
+        ``memory``: an earlier run's call graph, reused for the modules it still holds for;
+        ``processes``: with more than one, a forked child resolves part of the modules."""
         self.program = program
         # per function: its call sites and, in parallel, what each of them calls
         self._targets: dict[str, tuple[Sequence[Call], tuple[CallTarget, ...]]] = {}
@@ -53,27 +57,79 @@ class CallGraph:
             if name.rpartition(".")[2] in relevant
         }
         self._aliases: dict[str, frozenset[str]] = {}  # per module: ``import X as Y`` of API names
-        if memory is None:
-            for where in program.iter_functions():
-                self._add(where, *self._resolve_function(where))
-            return
-        memory.prepare(program, self._relevant, self._defined)
-        program.track_reads()
-        for module, functions in groupby(program.iter_functions(), lambda w: w.module.module):
-            wheres = list(functions)
-            earlier = memory.recall(module)
-            if earlier is not None and self._restore(wheres, earlier[1]):
-                memory.remember(module, earlier[0], earlier[1], reused=True)
-                continue
+        modules = [(name, list(wheres))
+                   for name, wheres in groupby(program.iter_functions(), lambda w: w.module.module)]
+        found: list[list[Resolved] | None] = [None] * len(modules)
+        if memory is not None:
+            memory.prepare(program, self._relevant, self._defined)
+            for index, (name, wheres) in enumerate(modules):
+                earlier = memory.recall(name)
+                found[index] = self._decode(wheres, earlier[1]) if earlier else None
+                if earlier and found[index] is not None:
+                    memory.remember(name, earlier[0], earlier[1], reused=True)
+        self._added = 0  # modules entered so far: always in the program's order
+        self._resolve_modules(modules, found, memory, processes)
+
+    def _add_ready(self, modules: list[tuple[str, list[Where]]],
+                   found: list[list[Resolved] | None]) -> None:
+        """Enter the next modules whose call sites are known, in order (the edges into a
+        function are listed in the order of the program, however the work was shared)."""
+        while self._added < len(modules) and found[self._added] is not None:
+            for where, item in zip(modules[self._added][1], found[self._added] or ()):
+                self._add(where, *item)
+            self._added += 1
+
+    def _resolve_modules(self, modules: list[tuple[str, list[Where]]],
+                         found: list[list[Resolved] | None], memory: CallMemory | None,
+                         processes: int) -> None:
+        """Resolve the modules not ``found`` yet: a forked child takes the last part of a
+        big remainder (it sends back records, as the memory keeps them)."""
+        todo = [i for i, resolved in enumerate(found) if resolved is None]
+        apart = _second_half(todo, modules) if processes > 1 and can_fork() else []
+        child = Forked(partial(self._records, modules, apart, memory is not None)) \
+            if apart else None
+        try:
+            here = todo[:len(todo) - len(apart)]
+            for index, resolved, reads in self._resolve(modules, here, memory is not None):
+                found[index] = resolved
+                if memory is not None:
+                    memory.remember(modules[index][0], reads, _record(resolved), reused=False)
+                self._add_ready(modules, found)  # while the child works
+            sent = child.result() if child else []
+        finally:
+            if child:
+                child.stop()
+        for index, record, reads in sent or ():
+            found[index] = self._decode(modules[index][1], record)
+            if memory is not None:
+                memory.remember(modules[index][0], reads, record, reused=False)
+        missing = [i for i in apart if found[i] is None]  # the child failed: resolve here
+        for index, resolved, reads in self._resolve(modules, missing, memory is not None):
+            found[index] = resolved
+            if memory is not None:
+                memory.remember(modules[index][0], reads, _record(resolved), reused=False)
+        self._add_ready(modules, found)
+
+    def _resolve(self, modules: list[tuple[str, list[Where]]], indices: list[int],
+                 track: bool) -> Iterator[tuple[int, list[Resolved], Reads]]:
+        """Each module's call sites resolved, with the modules the resolution read (when
+        ``track``: what the memory keys its record by)."""
+        program = self.program
+        program.track_reads(track)
+        for index in indices:
             program.start_reading()
             try:
-                found = [self._resolve_function(where) for where in wheres]
+                resolved = [self._resolve_function(where) for where in modules[index][1]]
             finally:
                 reads = program.stop_reading()
-            for where, (resolved, passed, referenced) in zip(wheres, found):
-                self._add(where, resolved, passed, referenced)
-            memory.remember(module, reads, _record(found), reused=False)
+            yield index, resolved, reads
         program.track_reads(False)
+
+    def _records(self, modules: list[tuple[str, list[Where]]], indices: list[int],
+                 track: bool) -> list[tuple[int, ModuleRecord, Reads]]:
+        """In a forked child: the modules' call sites as records, to send back."""
+        return [(index, _record(resolved), reads)
+                for index, resolved, reads in self._resolve(modules, indices, track)]
 
     def _module_aliases(self, where: Where) -> frozenset[str]:
         """Local names that import a relevant name under another name (``Thread as T``)."""
@@ -108,27 +164,24 @@ class CallGraph:
                     referenced.append(function)
         return tuple(resolved), tuple(passed), tuple(referenced)
 
-    def _restore(self, wheres: list[Where], record: ModuleRecord) -> bool:
-        """Take the module's call sites from an earlier run's record; False (nothing taken)
-        when the record does not fit the functions' call sites."""
-        taken = []
+    def _decode(self, wheres: list[Where], record: ModuleRecord) -> list[Resolved] | None:
+        """A module's call sites from a record; None when it does not fit them."""
+        decoded = []
         try:
             table, functions = record
             targets = [CallTarget(*t) for t in table]
             if len(functions) != len(wheres):
-                return False
+                return None
             for where, (indices, passed, referenced) in zip(wheres, functions):
                 calls = len(where.function.calls)
                 places = [index for _, index, _ in passed]
                 if len(indices) != calls or places != sorted(places) or \
                         any(not 0 <= i < calls for i in places):
-                    return False
-                taken.append((where, tuple(targets[i] for i in indices), passed, referenced))
+                    return None
+                decoded.append((tuple(targets[i] for i in indices), passed, referenced))
         except (TypeError, ValueError, IndexError):  # not a record this version wrote
-            return False
-        for where, resolved, passed, referenced in taken:
-            self._add(where, resolved, passed, referenced)
-        return True
+            return None
+        return decoded
 
     def _add(self, where: Where, resolved: tuple[CallTarget, ...],
              passed: Sequence[tuple[str, int, bool]], referenced: Sequence[str]) -> None:
@@ -172,6 +225,21 @@ class CallGraph:
 
     def callers(self, qualname: str) -> list[Edge]:
         return self.in_edges.get(qualname, [])
+
+
+def _second_half(todo: list[int], modules: list[tuple[str, list[Where]]]) -> list[int]:
+    """The last modules of ``todo`` holding about half its call sites; none when there
+    are too few call sites to be worth a process."""
+    sizes = [sum(len(w.function.calls) for w in modules[i][1]) for i in todo]
+    total = sum(sizes)
+    if total < _CALLS_WORTH_A_PROCESS:
+        return []
+    taken = 0
+    for cut in range(len(todo) - 1, 0, -1):
+        taken += sizes[cut]
+        if taken * 2 >= total:
+            return todo[cut:]
+    return []
 
 
 def _record(found: list[Resolved]) -> ModuleRecord:

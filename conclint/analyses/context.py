@@ -37,10 +37,13 @@ class Analyses:
 
     def __init__(self, program: Program, timings: Timings | None = None,
                  extensions: KnowledgeExtensions | None = None,
-                 free_threaded: bool = False, memory: CallMemory | None = None) -> None:
-        """``memory``: an earlier run's call graph to reuse where it still holds."""
+                 free_threaded: bool = False, memory: CallMemory | None = None,
+                 processes: int = 1) -> None:
+        """``memory``: an earlier run's call graph to reuse where it still holds;
+        ``processes``: how many processes may share the work."""
         self.program = program
         self.memory = memory
+        self.processes = processes
         self.timings = timings or Timings()
         # The user's ``[tool.conclint]`` additions to the API knowledge (None: no config).
         self.extensions = extensions
@@ -61,7 +64,8 @@ class Analyses:
     def calls(self) -> CallGraph:
         extra = frozenset(name.rpartition(".")[2] for name in (
             *self.declared_blocking, *self.program.lock_factories))
-        return self._timed("call graph", lambda: CallGraph(self.program, extra, self.memory))
+        return self._timed("call graph", lambda: CallGraph(self.program, extra, self.memory,
+                                                                 self.processes))
 
     @cached_property
     def held(self) -> HeldLocks:

@@ -107,10 +107,13 @@ class ThreadContexts:
         # method -> the methods overriding it in subclasses (a call may run any of them)
         self._overrides: dict[str, list[str]] = {}
         self._overriding: set[str] = set()  # overrides of a method a context runs
+        self._datasets: set[str] = set()  # classes deriving from a Dataset
+        self._loaders: list[tuple[Where, Call]] = []  # DataLoader calls with worker processes
         self._find_overrides()
         self._find_subclasses()
+        subclass_names = frozenset(q.rpartition(".")[2] for q in self._thread_classes)
         for where in program.iter_functions():
-            self._find_sites(where)
+            self._find_sites(where, subclass_names)
         self._find_loaders()
         # function -> context -> the kinds of ``self`` it is reached with
         self.reach: dict[str, dict[str, frozenset[str]]] = {}
@@ -228,6 +231,8 @@ class ThreadContexts:
         program = self.program
         for name in program.classes:
             bases = class_names(program, name)
+            if bases & DATASET_CLASSES:
+                self._datasets.add(name)
             kind = "thread" if bases & THREAD_CLASSES else "process" if bases & PROCESS_CLASSES \
                 else None
             if kind is None or canonical(name) in THREAD_CLASSES | PROCESS_CLASSES:
@@ -238,11 +243,13 @@ class ThreadContexts:
                 self._thread_classes[name] = (run, kind)
                 self.shared_classes.add(name)
 
-    def _find_sites(self, where: Where) -> None:
-        targets = self.calls.resolved(where.qualname)
-        subclass_names = {q.rpartition(".")[2] for q in self._thread_classes}
-        for call, target in targets:
+    def _find_sites(self, where: Where, subclass_names: frozenset[str]) -> None:
+        """Calls that start a thread or a process (``subclass_names``: the last names of the
+        analysed Thread/Process subclasses); DataLoader calls are kept for later."""
+        for call, target in self.calls.resolved(where.qualname):
             name = api_name(call, target)
+            if name in DATA_LOADERS and _has_workers(call):
+                self._loaders.append((where, call))
             if name in THREAD_STARTERS:
                 self._add_call_site(where, call, target, name, THREAD_STARTERS[name], "thread")
             elif name in PROCESS_STARTERS:
@@ -283,33 +290,26 @@ class ThreadContexts:
 
     def _find_loaders(self) -> None:
         """DataLoader(dataset, num_workers=N>0): the dataset's item methods and collate_fn."""
-        program = self.program
-        datasets = {
-            name for name in program.classes
-            if class_names(program, name) & DATASET_CLASSES
-        }
-        for where in program.iter_functions():
-            for call, target in self.calls.resolved(where.qualname):
-                if api_name(call, target) not in DATA_LOADERS or not _has_workers(call):
-                    continue
-                site = Site(where.qualname, where.module.path, call.loc, "DataLoader workers",
-                            None, True, True, False, None, call.target)
-                dataset = _argument(call, 0, "dataset")
-                if dataset is not None and dataset.text is not None:
-                    value = program.resolve(where, dataset.text)
-                    if isinstance(value, Instance) and value.type in datasets:
-                        for method in DATASET_WORKER_METHODS:
-                            found = program.method(value.type, method)
-                            if found is not None:
-                                self._add(found, "process", site)
-                        self.shared_classes.add(value.type)
-                        head = split(dataset.text)[0]
-                        self._escaped.setdefault(where.qualname, set()).add(head)
-                for keyword in LOADER_WORKER_CALLBACKS:
-                    arg = _argument(call, None, keyword)
-                    found = self._callable(where, call, arg) if arg is not None else None
-                    if found is not None:
-                        self._add(found[0], "process", site)
+        program, datasets = self.program, self._datasets
+        for where, call in self._loaders:
+            site = Site(where.qualname, where.module.path, call.loc, "DataLoader workers",
+                        None, True, True, False, None, call.target)
+            dataset = _argument(call, 0, "dataset")
+            if dataset is not None and dataset.text is not None:
+                value = program.resolve(where, dataset.text)
+                if isinstance(value, Instance) and value.type in datasets:
+                    for method in DATASET_WORKER_METHODS:
+                        found = program.method(value.type, method)
+                        if found is not None:
+                            self._add(found, "process", site)
+                    self.shared_classes.add(value.type)
+                    head = split(dataset.text)[0]
+                    self._escaped.setdefault(where.qualname, set()).add(head)
+            for keyword in LOADER_WORKER_CALLBACKS:
+                arg = _argument(call, None, keyword)
+                found = self._callable(where, call, arg) if arg is not None else None
+                if found is not None:
+                    self._add(found[0], "process", site)
 
     def _add(self, root: str, kind: str, site: Site) -> None:
         ctx = self.contexts.setdefault(root, Context(root, kind))

@@ -9,15 +9,13 @@ put back in the order of the checks, so the result is the same as one process's.
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from multiprocessing.connection import Connection
-from typing import Any
+from functools import partial
 
 from conclint.analyses.context import Analyses
 from conclint.diagnostics import Finding
+from conclint.forked import Forked, can_fork
 from conclint.timings import Timings
 
 Check = Callable[[Analyses], Iterable[Finding]]
@@ -39,21 +37,19 @@ def run_checks(
     """Findings of the enabled rules, in the order of ``checks``; a check that raises
     yields (rule codes, traceback) instead and the others still run."""
     selected = [i for i, (codes, _) in enumerate(checks) if enabled.intersection(codes)]
-    shares = _shares(selected, checks, processes if _can_fork() else 1)
+    shares = _shares(selected, checks, processes if can_fork() else 1)
     outcomes: dict[int, Outcome] = {}
     if len(shares) > 1:
         analyses.build_shared()
-        children = [_start(analyses, checks, share) for share in shares[1:]]
+        children = [Forked(partial(_run_apart, analyses, checks, share)) for share in shares[1:]]
         try:
             outcomes.update(_run_share(analyses, checks, shares[0]))
             with timings.phase("rules: waiting for the other processes"):
-                for (process, conn), share in zip(children, shares[1:]):
-                    outcomes.update(_collect(process, conn, analyses, checks, share))
+                for child, share in zip(children, shares[1:]):
+                    outcomes.update(_collect(child, analyses, checks, share))
         finally:
-            for process, _ in children:
-                if process.is_alive():
-                    process.kill()
-                process.join()
+            for child in children:
+                child.stop()
     else:
         outcomes.update(_run_share(analyses, checks, selected))
     for index in selected:
@@ -94,39 +90,18 @@ def _run_share(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check
     return outcomes
 
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _start(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
-           share: list[int]) -> tuple[Any, Connection]:
-    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
-    process = multiprocessing.get_context("fork").Process(
-        target=_child, args=(analyses, checks, share, sender), daemon=True)
-    process.start()
-    sender.close()
-    return process, receiver
-
-
-def _child(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
-           share: list[int], conn: Connection) -> None:
-    """A forked child: run ``share`` and send (outcomes, the child's phases)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+def _run_apart(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+               share: list[int]) -> tuple[dict[int, Outcome], list[tuple[str, float]]]:
+    """In a forked child: the outcomes of ``share``, and the child's phases."""
     analyses.timings = Timings()
-    try:
-        conn.send((_run_share(analyses, checks, share), analyses.timings.phases))
-    except Exception:  # noqa: BLE001 - e.g. an unpicklable finding: the parent reruns
-        conn.send(None)
+    return _run_share(analyses, checks, share), analyses.timings.phases
 
 
-def _collect(process: Any, conn: Connection, analyses: Analyses,
-             checks: Sequence[tuple[tuple[str, ...], Check]],
+def _collect(child: Forked[tuple[dict[int, Outcome], list[tuple[str, float]]]],
+             analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
              share: list[int]) -> dict[int, Outcome]:
     """The outcomes of a child's share; if the child died or failed, computed here."""
-    try:
-        message = conn.recv()
-    except (EOFError, OSError):
-        message = None
+    message = child.result()
     if message is None:
         analyses.timings.notes["rules"] = "a rule process failed: its rules ran in this one"
         return _run_share(analyses, checks, share)
