@@ -26,7 +26,8 @@ from conclint.program.values import (
 _SEGMENT = re.compile(r"\(\)|\[\]|[^.()\[\]]+")
 _MAX_DEPTH = 12
 
-T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 Reads = frozenset[str]  # names of modules (see ``Program.start_reading``)
 VOLATILE = "\0volatile"  # read by a result that depends on the order of the work
 _NO_READS: Reads = frozenset()
@@ -90,12 +91,13 @@ class Program:
         self._top_functions: dict[str, dict[str, Function]] = {}
         self._top_classes: dict[str, dict[str, ClassDef]] = {}
         self._assignments: dict[tuple[str, str], Call] = {}
-        # Memos keep, with each result, the modules whose facts it was computed from.
-        self._memo: dict[tuple[str, str], tuple[Value | None, Reads]] = {}
-        self._call_memo: dict[tuple[str, str], tuple[CallTarget, Reads]] = {}
-        self._mro_memo: dict[str, tuple[list[str], Reads]] = {}
-        self._owner_memo: dict[tuple[str, str], tuple[str | None, Reads]] = {}
-        self._method_memo: dict[tuple[str, str, bool], tuple[str | None, Reads]] = {}
+        self._memo: dict[tuple[str, str], Value | None] = {}
+        self._call_memo: dict[tuple[str, str], CallTarget] = {}
+        self._mro_memo: dict[str, list[str]] = {}
+        self._owner_memo: dict[tuple[str, str], str | None] = {}
+        self._method_memo: dict[tuple[str, str, bool], str | None] = {}
+        # While tracking: the modules each memoised result was computed from (by memo key).
+        self._memo_reads: dict[object, Reads] = {}
         self._reads: list[set[str]] = []  # open read sets, innermost last (see ``reading``)
         self._tracking = False
         self._interned: dict[frozenset[str], Reads] = {}
@@ -128,7 +130,13 @@ class Program:
 
     # --------------------------------------------------------- dependencies
     def track_reads(self, on: bool = True) -> None:
-        """Record (or no longer) which modules each resolution reads: see ``start_reading``."""
+        """Record (or no longer) which modules each resolution reads: see ``start_reading``.
+        Results memoised without their reads are forgotten when tracking starts."""
+        if on and not self._tracking:
+            for memo in (self._memo, self._call_memo, self._mro_memo, self._owner_memo,
+                         self._method_memo):
+                for key in [k for k in memo if (id(memo), k) not in self._memo_reads]:
+                    del memo[key]
         self._tracking = on
 
     def start_reading(self) -> None:
@@ -148,20 +156,31 @@ class Program:
         if self._reads:
             self._reads[-1].add(module)
 
-    def _depend(self, reads: Reads) -> None:
-        if self._reads:
-            self._reads[-1].update(reads)
-
-    def _computed(self, compute: Callable[[], T]) -> tuple[T, Reads]:
-        """``compute()`` with the modules it read (none recorded unless tracking)."""
+    def _memoised(self, memo: dict[K, V], key: K, compute: Callable[[], V],
+                  guard: bool = False) -> V:
+        """``memo[key]``, computed on first use; while tracking, the modules it was computed
+        from count as read by the caller too. ``guard``: while it is being computed, a
+        request for it (a self-referential definition) gets None."""
+        if key in memo:
+            if self._reads:
+                self._reads[-1].update(self._memo_reads.get((id(memo), key), _NO_READS))
+            return memo[key]
         if not self._tracking:
-            return compute(), _NO_READS
+            if guard:
+                memo[key] = None  # type: ignore[assignment]
+            value = memo[key] = compute()
+            return value
+        if guard:
+            memo[key] = None  # type: ignore[assignment]
+            self._memo_reads[(id(memo), key)] = _IN_PROGRESS
         self.start_reading()
         try:
             value = compute()
         finally:
             reads = self.stop_reading()
-        return value, reads
+        memo[key] = value
+        self._memo_reads[(id(memo), key)] = reads
+        return value
 
     def _has_module(self, name: str) -> bool:
         """Whether ``name`` is an analysed module (a read: adding that module changes it)."""
@@ -187,14 +206,13 @@ class Program:
 
         Iterative, so an inheritance chain thousands of classes long cannot exhaust the
         stack; a cyclic base (``class A(B)`` and ``class B(A)`` in two files) is cut."""
-        memo = self._mro_memo.get(cls_qualname)
-        if memo is not None:
-            self._depend(memo[1])
-            return memo[0]
-        made: set[str] = set()  # one computation: they all get its reads
-        order, reads = self._computed(lambda: self._compute_mro(cls_qualname, made))
+        made: set[str] = set()  # classes of one computation: each gets all its reads
+        order = self._memoised(self._mro_memo, cls_qualname,
+                               lambda: self._compute_mro(cls_qualname, made))
+        reads = self._memo_reads.get((id(self._mro_memo), cls_qualname))
         for name in made:
-            self._mro_memo[name] = (self._mro_memo[name][0], reads)
+            if reads is not None:
+                self._memo_reads[(id(self._mro_memo), name)] = reads
         return order
 
     def _compute_mro(self, cls_qualname: str, made: set[str]) -> list[str]:
@@ -219,13 +237,16 @@ class Program:
                 known = self._mro_memo.get(base)
                 if known is None:  # cut: a cyclic hierarchy, resolved by where it was entered
                     self._read(VOLATILE)
-                elif base not in made:
-                    self._depend(known[1])
-                order.update(dict.fromkeys(known[0] if known else [base]))
-            self._mro_memo[name] = (list(order), _IN_PROGRESS)
+                elif base not in made and self._reads:
+                    self._reads[-1].update(
+                        self._memo_reads.get((id(self._mro_memo), base), _NO_READS))
+                order.update(dict.fromkeys(known if known is not None else [base]))
+            self._mro_memo[name] = list(order)
+            if self._tracking:
+                self._memo_reads[(id(self._mro_memo), name)] = _IN_PROGRESS
             made.add(name)
             visiting.discard(name)
-        return self._mro_memo[cls_qualname][0]
+        return self._mro_memo[cls_qualname]
 
     def _base_classes(self, cls_qualname: str) -> list[str]:
         """The analysed classes named in ``cls``'s bases, in order."""
@@ -253,15 +274,9 @@ class Program:
     def method(self, cls_qualname: str, name: str, skip_own: bool = False) -> str | None:
         """Qualified name of ``name`` looked up along the MRO (memoised: hierarchies can be
         thousands of classes deep)."""
-        key = (cls_qualname, name, skip_own)
-        entry = self._method_memo.get(key)
-        if entry is None:
-            entry = self._method_memo[key] = self._computed(
-                lambda: next((f"{owner}.{name}" for owner in self.mro(cls_qualname)[skip_own:]
-                              if f"{owner}.{name}" in self.functions), None))
-        else:
-            self._depend(entry[1])
-        return entry[0]
+        return self._memoised(self._method_memo, (cls_qualname, name, skip_own), lambda: next(
+            (f"{owner}.{name}" for owner in self.mro(cls_qualname)[skip_own:]
+             if f"{owner}.{name}" in self.functions), None))
 
     def assignment_call(self, scope_qualname: str, target: str) -> Call | None:
         """The call whose result was assigned to ``target`` in that function."""
@@ -290,14 +305,8 @@ class Program:
 
     # ---------------------------------------------------------- resolution
     def resolve(self, where: Where, text: str) -> Value | None:
-        key = (self._scope_key(where, text), text)
-        entry = self._memo.get(key)
-        if entry is None:
-            self._memo[key] = (None, _IN_PROGRESS)  # a self-referential definition: nothing
-            entry = self._memo[key] = self._computed(lambda: self._resolve(where, split(text), 0))
-        elif self._reads:
-            self._reads[-1].update(entry[1])
-        return entry[0]
+        return self._memoised(self._memo, (self._scope_key(where, text), text),
+                              lambda: self._resolve(where, split(text), 0), guard=True)
 
     def _scope_key(self, where: Where, text: str) -> str:
         """What the meaning of ``text`` depends on: its function, its class, or its module.
@@ -320,14 +329,8 @@ class Program:
         return where.module.module
 
     def resolve_call(self, where: Where, call: Call) -> CallTarget:
-        key = (self._scope_key(where, call.callee), call.callee)
-        entry = self._call_memo.get(key)
-        if entry is None:
-            entry = self._call_memo[key] = self._computed(
-                lambda: self._resolve_call(where, call.callee))
-        elif self._reads:
-            self._reads[-1].update(entry[1])
-        return entry[0]
+        return self._memoised(self._call_memo, (self._scope_key(where, call.callee), call.callee),
+                              lambda: self._resolve_call(where, call.callee))
 
     def _resolve_call(self, where: Where, text: str) -> CallTarget:
         receiver = text.rpartition(".")[0] if "." in text else ""
@@ -499,16 +502,9 @@ class Program:
     def _attribute_owner(self, cls_qualname: str, attr: str) -> str | None:
         """The first class along the MRO that defines ``attr`` (a method, an attribute or a
         nested class); memoised, so a long hierarchy is walked once per name."""
-        key = (cls_qualname, attr)
-        entry = self._owner_memo.get(key)
-        if entry is None:
-            members = self._members
-            entry = self._owner_memo[key] = self._computed(
-                lambda: next((owner for owner in self.mro(cls_qualname)
-                              if attr in members[owner]), None))
-        else:
-            self._depend(entry[1])
-        return entry[0]
+        members = self._members
+        return self._memoised(self._owner_memo, (cls_qualname, attr), lambda: next(
+            (owner for owner in self.mro(cls_qualname) if attr in members[owner]), None))
 
     def _called(self, where: Where, value: Value, depth: int) -> Value | None:
         if isinstance(value, Class):
