@@ -104,9 +104,11 @@ def whole_program_share(profile: str) -> float:
     seconds = {m.group(1).strip(): float(m.group(2))
                for m in re.finditer(r"^(.{34}) +([0-9.]+) +[0-9.]+%$", profile, re.MULTILINE)}
     total = sum(seconds.values())
+    # Per-file stages around the whole-program phase: finding, reading and parsing files,
+    # locating the reported nodes, filtering by suppression comments, printing.
     outside = sum(v for k, v in seconds.items()
                   if k in ("extract", "discover", "configuration", "report", "locate findings",
-                           "cache: identify files"))
+                           "filter", "cache: identify files"))
     return (total - outside) / total if total else 0.0
 
 
