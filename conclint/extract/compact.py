@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from conclint.extract import facts as facts_module
 from conclint.extract.facts import EMPTY_MAP, Arg, ModuleFacts
 
-_ATOMS = (type(None), bool, int, float, complex, bytes)
+_ATOMS = frozenset({type(None), bool, int, float, complex, bytes})
 _SHAREABLE = frozenset({str, int, Arg})
+_FACTS = frozenset(
+    value for value in vars(facts_module).values()
+    if isinstance(value, type) and dataclasses.is_dataclass(value))
 
 
 class _Compactor:
@@ -44,14 +48,21 @@ class _Compactor:
             return self._tuple(tuple(sorted(map(self.value, value))))  # type: ignore[call-overload]
         if kind is Arg:
             return self._arg(value)  # type: ignore[arg-type]
-        if dataclasses.is_dataclass(value):
+        if kind in _FACTS:
             self.fields(value)
         return value
 
     def fields(self, obj: object) -> None:
         """Compact the fields of a fact object in place (frozen ones too: not shared yet)."""
+        shared = self._shared
         for name in obj.__slots__:  # type: ignore[attr-defined]
-            object.__setattr__(obj, name, self.value(getattr(obj, name)))
+            old = getattr(obj, name)
+            kind = type(old)
+            if kind in _ATOMS:
+                continue
+            new = shared.setdefault(old, old) if kind is str else self.value(old)
+            if new is not old:
+                object.__setattr__(obj, name, new)
 
     def _tuple(self, items: tuple[object, ...]) -> tuple[object, ...]:
         """One object for equal tuples of strings, ints and (already shared) arguments."""

@@ -23,12 +23,12 @@ _MAX_STRINGS = 4
 
 
 def encode_test(node: cst.BaseExpression) -> Test:
-    if isinstance(node, cst.BooleanOperation):
-        op = "and" if isinstance(node.operator, cst.And) else "or"
+    if type(node) is cst.BooleanOperation:
+        op = "and" if type(node.operator) is cst.And else "or"
         return (op, encode_test(node.left), encode_test(node.right))
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+    if type(node) is cst.UnaryOperation and type(node.operator) is cst.Not:
         return ("not", encode_test(node.expression))
-    if isinstance(node, cst.Comparison):
+    if type(node) is cst.Comparison:
         if len(node.comparisons) != 1:
             return _UNKNOWN
         target = node.comparisons[0]
@@ -44,7 +44,7 @@ def _term(node: cst.BaseExpression) -> Test:
     value = literal(node)
     if is_literal(value):
         return ("const", value)
-    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+    if type(node) in (cst.Tuple, cst.List, cst.Set):
         values = tuple(literal(e.value) for e in node.elements)
         if all(is_literal(v) for v in values):
             return ("consts", values)
@@ -58,10 +58,10 @@ def _term(node: cst.BaseExpression) -> Test:
 def _unwrap(node: cst.BaseExpression) -> cst.BaseExpression:
     """``int(x)`` -> ``x``; ``(x := y)`` -> ``y``."""
     while True:
-        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
+        if (type(node) is cst.Call and type(node.func) is cst.Name
                 and node.func.value in _CASTS and len(node.args) == 1):
             node = node.args[0].value
-        elif isinstance(node, cst.NamedExpr):
+        elif type(node) is cst.NamedExpr:
             node = node.value
         else:
             return node
@@ -72,14 +72,14 @@ def _strings(node: cst.BaseExpression) -> tuple[str, ...]:
     (``os.environ["RANK"]``, ``os.getenv("LOCAL_RANK", "0")``)."""
     found: list[str] = []
     while len(found) < _MAX_STRINGS:
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             node = node.value
-        elif isinstance(node, cst.Call):
+        elif type(node) is cst.Call:
             found.extend(v for v in (literal(a.value) for a in node.args) if isinstance(v, str))
             node = node.func
-        elif isinstance(node, cst.Subscript):
+        elif type(node) is cst.Subscript:
             for element in node.slice:
-                if isinstance(element.slice, cst.Index):
+                if type(element.slice) is cst.Index:
                     value = literal(element.slice.value)
                     if isinstance(value, str):
                         found.append(value)

@@ -17,8 +17,8 @@ from conclint.extract.facts import Loc, ReleaseIssue
 from conclint.extract.text import is_try_acquire, lock_method_call
 
 LocOf = Callable[[cst.CSTNode], Loc]
-_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+_SCOPES = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
+_EXITS = frozenset({cst.Return, cst.Raise, cst.Break, cst.Continue})
 
 
 def check_releases(body: cst.BaseSuite, loc_of: LocOf) -> list[ReleaseIssue]:
@@ -46,9 +46,9 @@ def _used_as_mutex(ops: list[tuple[Loc, str, str]], lock: str, at: Loc) -> bool:
 
 
 def _statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
-    if isinstance(suite, cst.IndentedBlock):
+    if type(suite) is cst.IndentedBlock:
         return suite.body
-    return [cst.SimpleStatementLine(body=suite.body)] if isinstance(suite, cst.SimpleStatementSuite) else []
+    return [cst.SimpleStatementLine(body=suite.body)] if type(suite) is cst.SimpleStatementSuite else []
 
 
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -57,7 +57,7 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(c for c in reversed(current.children) if not isinstance(c, _SCOPES))
+        stack.extend(c for c in reversed(current.children) if type(c) not in _SCOPES)
 
 
 def _lock_calls(node: cst.CSTNode, method: str) -> Iterator[tuple[str, cst.Call]]:
@@ -74,31 +74,31 @@ def _released(node: cst.CSTNode) -> frozenset[str]:
 
 
 def _blocking_acquire(stmt: cst.BaseStatement) -> tuple[str, cst.Call] | None:
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+    if type(stmt) is not cst.SimpleStatementLine or len(stmt.body) != 1:
         return None
     small = stmt.body[0]
-    if not isinstance(small, cst.Expr):
+    if type(small) is not cst.Expr:
         return None
     acquired = lock_method_call(small.value, "acquire")
     return None if acquired is None or is_try_acquire(acquired[1]) else acquired
 
 
 def _finally_releases(stmt: cst.CSTNode) -> frozenset[str]:
-    if isinstance(stmt, (cst.Try, cst.TryStar)) and stmt.finalbody is not None:
+    if type(stmt) in (cst.Try, cst.TryStar) and stmt.finalbody is not None:
         return _released(stmt.finalbody)
     return frozenset()
 
 
 def _else_releases(stmt: cst.CSTNode) -> frozenset[str]:
     """``try: X.acquire() except ...: ... else: X.release()`` releases what the body took."""
-    if isinstance(stmt, (cst.Try, cst.TryStar)) and stmt.orelse is not None:
+    if type(stmt) in (cst.Try, cst.TryStar) and stmt.orelse is not None:
         return _released(stmt.orelse)
     return frozenset()
 
 
 def _is_release_of(stmt: cst.BaseStatement, lock: str) -> bool:
-    if isinstance(stmt, cst.SimpleStatementLine):
-        return any(isinstance(s, cst.Expr) and lock in _released(s) for s in stmt.body)
+    if type(stmt) is cst.SimpleStatementLine:
+        return any(type(s) is cst.Expr and lock in _released(s) for s in stmt.body)
     return False
 
 
@@ -139,19 +139,19 @@ def _suites(stmt: cst.BaseStatement) -> Iterator[tuple[cst.BaseSuite, frozenset[
     """The blocks nested in a compound statement (same function), each with what the
     ``else`` of its ``try`` releases."""
     none: frozenset[str] = frozenset()
-    if isinstance(stmt, cst.If):
+    if type(stmt) is cst.If:
         yield stmt.body, none
-        if isinstance(stmt.orelse, cst.If):
+        if type(stmt.orelse) is cst.If:
             yield from _suites(stmt.orelse)
         elif stmt.orelse is not None:
             yield stmt.orelse.body, none
-    elif isinstance(stmt, (cst.For, cst.While)):
+    elif type(stmt) in (cst.For, cst.While):
         yield stmt.body, none
         if stmt.orelse is not None:
             yield stmt.orelse.body, none
-    elif isinstance(stmt, cst.With):
+    elif type(stmt) is cst.With:
         yield stmt.body, none
-    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+    elif type(stmt) in (cst.Try, cst.TryStar):
         yield stmt.body, _else_releases(stmt)
         for handler in stmt.handlers:
             yield handler.body, none
@@ -159,7 +159,7 @@ def _suites(stmt: cst.BaseStatement) -> Iterator[tuple[cst.BaseSuite, frozenset[
             yield stmt.orelse.body, none
         if stmt.finalbody is not None:
             yield stmt.finalbody.body, none
-    elif isinstance(stmt, cst.Match):
+    elif type(stmt) is cst.Match:
         for case in stmt.cases:
             yield case.body, none
 
@@ -170,13 +170,13 @@ def _diagnose(
     loc = loc_of(call)
 
     def where(node: cst.CSTNode) -> Loc:
-        return loc_of(node.body[0] if isinstance(node, cst.SimpleStatementLine) else node)
+        return loc_of(node.body[0] if type(node) is cst.SimpleStatementLine else node)
 
     for j, stmt in enumerate(rest):
         if _is_release_of(stmt, lock) or lock in _finally_releases(stmt):
             between = rest[:j]
             for node in (n for s in between for n in _walk(s)):
-                if isinstance(node, _EXITS):
+                if type(node) in _EXITS:
                     keyword = type(node).__name__.lower()
                     return ReleaseIssue(
                         lock, loc,
@@ -184,7 +184,7 @@ def _diagnose(
                         where(node),
                     )
             for node in (n for s in between for n in _walk(s)):
-                if isinstance(node, cst.Call):
+                if type(node) is cst.Call:
                     return ReleaseIssue(
                         lock, loc,
                         f"an exception raised between `{lock}.acquire()` and `{lock}.release()` "

@@ -56,31 +56,31 @@ def module_names(body: Sequence[cst.CSTNode]) -> set[str]:
     stack = list(body)
     while stack:
         stmt = stack.pop()
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
-                if isinstance(small, cst.Assign):
+                if type(small) is cst.Assign:
                     for target in small.targets:
                         _target_names(target.target, names)
-                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                elif type(small) in (cst.AnnAssign, cst.AugAssign):
                     _target_names(small.target, names)
-        elif isinstance(stmt, cst.ClassDef):
+        elif type(stmt) is cst.ClassDef:
             names.add(stmt.name.value)
-        elif isinstance(stmt, (cst.If, cst.While, cst.For, cst.With, cst.Try, cst.TryStar)):
-            if isinstance(stmt, cst.For):
+        elif type(stmt) in (cst.If, cst.While, cst.For, cst.With, cst.Try, cst.TryStar):
+            if type(stmt) is cst.For:
                 _target_names(stmt.target, names)
-            elif isinstance(stmt, cst.With):
+            elif type(stmt) is cst.With:
                 for item in stmt.items:
                     if item.asname is not None:
                         _target_names(item.asname.name, names)
             for suite in _suites(stmt):
-                stack.extend(suite.body if isinstance(suite, cst.IndentedBlock) else ())
+                stack.extend(suite.body if type(suite) is cst.IndentedBlock else ())
     return names
 
 
 def _suites(stmt: cst.CSTNode) -> list[cst.BaseSuite]:
     suites = [stmt.body]  # type: ignore[attr-defined]
     orelse = getattr(stmt, "orelse", None)
-    while isinstance(orelse, cst.If):
+    while type(orelse) is cst.If:
         suites.append(orelse.body)
         orelse = orelse.orelse
     if orelse is not None:
@@ -94,21 +94,21 @@ def _suites(stmt: cst.CSTNode) -> list[cst.BaseSuite]:
 
 
 def _target_names(target: cst.BaseExpression, names: set[str]) -> None:
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         names.add(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
+    elif type(target) in (cst.Tuple, cst.List):
         for element in target.elements:
             _target_names(element.value, names)
-    elif isinstance(target, cst.StarredElement):
+    elif type(target) is cst.StarredElement:
         _target_names(target.value, names)
 
 
 def iterated(node: cst.BaseExpression) -> cst.BaseExpression:
     """The collection a ``for`` iterates: ``d`` for ``d``, ``d.items()``, ``d.keys()``..."""
     if (
-        isinstance(node, cst.Call)
+        type(node) is cst.Call
         and not node.args
-        and isinstance(node.func, cst.Attribute)
+        and type(node.func) is cst.Attribute
         and node.func.attr.value in _ITER_VIEWS
     ):
         return node.func.value
@@ -124,10 +124,10 @@ def tolerates_races(handlers: Sequence[cst.ExceptHandler | cst.ExceptStarHandler
     KeyError, ``lst.remove(x)`` -> ValueError): the code expects to lose the race."""
     for handler in handlers:
         kind = handler.type
-        names = kind.elements if isinstance(kind, cst.Tuple) else [kind] if kind else []
+        names = kind.elements if type(kind) is cst.Tuple else [kind] if kind else []
         for name in names:
-            node = name.value if isinstance(name, cst.Element) else name
-            if isinstance(node, cst.Name) and node.value in _RACE_ERRORS:
+            node = name.value if type(name) is cst.Element else name
+            if type(node) is cst.Name and node.value in _RACE_ERRORS:
                 return True
     return False
 

@@ -9,16 +9,16 @@ def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b().c[0]`` -> ``"a.b().c[]"``; None for anything that is not such a chain."""
     parts: list[str] = []
     while True:
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             parts.append(node.value)
             break
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             parts.append(node.attr.value)
             node = node.value
-        elif isinstance(node, cst.Call):
+        elif type(node) is cst.Call:
             parts.append("()")
             node = node.func
-        elif isinstance(node, cst.Subscript):
+        elif type(node) is cst.Subscript:
             parts.append("[]")
             node = node.value
         else:
@@ -39,24 +39,24 @@ _NO_CONST = object()
 
 def literal(node: cst.BaseExpression) -> object:
     """The value of a simple literal (int, float, str, True/False/None), else ``_NO_CONST``."""
-    if isinstance(node, cst.Integer):
+    if type(node) is cst.Integer:
         try:
             return int(node.value.replace("_", ""), 0)
         except ValueError:
             return _NO_CONST
-    if isinstance(node, cst.Float):
+    if type(node) is cst.Float:
         try:
             return float(node.value.replace("_", ""))
         except ValueError:
             return _NO_CONST
-    if isinstance(node, cst.SimpleString):
+    if type(node) is cst.SimpleString:
         try:
             return node.evaluated_value
         except Exception:  # noqa: BLE001 - odd prefixes/escapes: not a usable constant
             return _NO_CONST
-    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+    if type(node) is cst.Name and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+    if type(node) is cst.UnaryOperation and type(node.operator) is cst.Minus:
         inner = literal(node.expression)
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
             return -inner
@@ -81,8 +81,8 @@ def is_try_acquire(call: cst.Call) -> bool:
 def lock_method_call(node: cst.BaseExpression, method: str) -> tuple[str, cst.Call] | None:
     """``X.method(...)`` with a dotted receiver X."""
     if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
+        type(node) is cst.Call
+        and type(node.func) is cst.Attribute
         and node.func.attr.value == method
     ):
         receiver = dotted(node.func.value)

@@ -35,8 +35,9 @@ OnNumber = Callable[[cst.CSTNode], None]
 
 _LOCK_METHODS = frozenset({"acquire", "release", "locked", "wait", "wait_for", "notify",
                            "notify_all"})
-_ATOMS = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
-_EXITS = (cst.Return, cst.Raise)
+_ATOMS = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary,
+                    cst.Ellipsis})
+_EXITS = frozenset({cst.Return, cst.Raise})
 
 
 @dataclass
@@ -73,10 +74,10 @@ def _elem_sink(sink: str | None) -> str | None:
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     """``__name__ == "__main__"`` (either way round)."""
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+    if type(test) is not cst.Comparison or len(test.comparisons) != 1:
         return False
     comparison = test.comparisons[0]
-    if not isinstance(comparison.operator, cst.Equal):
+    if type(comparison.operator) is not cst.Equal:
         return False
     sides = {dotted(test.left) or literal(test.left), dotted(comparison.comparator)
              or literal(comparison.comparator)}
@@ -85,11 +86,11 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
 
 def _catches_all(body: Sequence[cst.BaseStatement]) -> bool:
     """A body that is (after a docstring) one ``try`` with a bare/``Exception`` handler."""
-    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(
+    if body and type(body[0]) is cst.SimpleStatementLine and isinstance(
         body[0].body[0], cst.Expr
-    ) and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+    ) and type(body[0].body[0].value) in (cst.SimpleString, cst.ConcatenatedString):
         body = body[1:]
-    if len(body) != 1 or not isinstance(body[0], cst.Try):
+    if len(body) != 1 or type(body[0]) is not cst.Try:
         return False
     return any(h.type is None or dotted(h.type) in ("Exception", "BaseException")
                for h in body[0].handlers)
@@ -104,21 +105,21 @@ def _loop_binding(
 ) -> tuple[str, str] | None:
     """``for t in threads`` -> ("t", "threads"); sees through list()/sorted()/.values()/
     .items()/.copy() and ``enumerate``."""
-    pair = isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
-    while isinstance(iterable, cst.Call) and iterable.args:
+    pair = type(target) in (cst.Tuple, cst.List) and len(target.elements) == 2
+    while type(iterable) is cst.Call and iterable.args:
         func = iterable.func
-        if isinstance(func, cst.Name) and func.value == "enumerate" and pair:
+        if type(func) is cst.Name and func.value == "enumerate" and pair:
             target, pair = target.elements[1].value, False  # type: ignore[union-attr]
-        elif not (isinstance(func, cst.Name) and func.value in _COPIES):
+        elif not (type(func) is cst.Name and func.value in _COPIES):
             break
         iterable = iterable.args[0].value
-    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
+    if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute:
         method = iterable.func.attr.value
         if method == "items" and pair:
             target, pair = target.elements[1].value, False  # type: ignore[union-attr]
         if method in ("values", "copy", "items"):
             iterable = iterable.func.value
-    name = target.value if isinstance(target, cst.Name) else None
+    name = target.value if type(target) is cst.Name else None
     text = dotted(iterable)
     return (name, text) if name is not None and text is not None else None
 
@@ -181,9 +182,9 @@ class ModuleWalker:
     ) -> bool:
         """Walk statements in order; False when control cannot fall off the end.
         ``keep_checks``: an early-exit test in the block still holds after it (a ``with``)."""
-        if isinstance(body, cst.SimpleStatementSuite):
+        if type(body) is cst.SimpleStatementSuite:
             return self._small_statements(body.body)
-        if isinstance(body, cst.IndentedBlock):
+        if type(body) is cst.IndentedBlock:
             body = body.body
         checks = self._shared.checks
         mark = None if keep_checks else len(checks)  # an early exit's test holds to block end
@@ -218,9 +219,9 @@ class ModuleWalker:
     def _small(self, node: cst.BaseSmallStatement) -> bool:
         scope = self._scope
         loc = self._stmt = self._number(node)
-        if isinstance(node, cst.Expr):
+        if type(node) is cst.Expr:
             self._expression_statement(node.value)
-        elif isinstance(node, cst.Assign):
+        elif type(node) is cst.Assign:
             accesses = scope.fn.accesses
             start = len(accesses)
             for target in node.targets:
@@ -235,7 +236,7 @@ class ModuleWalker:
             for target in node.targets:
                 self._bind(target.target, node.value, loc)
                 self._attr_set(target.target, node.value)
-        elif isinstance(node, cst.AnnAssign):
+        elif type(node) is cst.AnnAssign:
             if node.value is not None:
                 start = len(scope.fn.accesses)
                 self._store(node.target)
@@ -246,7 +247,7 @@ class ModuleWalker:
                 self._expr(node.value, target=text, sink="=" + text if text else "?")
                 self._after_assign(node.target, node.value, start, middle, loc)
                 self._bind(node.target, node.value, loc)
-        elif isinstance(node, cst.AugAssign):
+        elif type(node) is cst.AugAssign:
             if type(node.target) is cst.Name:  # a read-modify-write of the name
                 self._bind_name(node.target.value, "update")
                 self._suppress = node.target
@@ -256,40 +257,40 @@ class ModuleWalker:
                 self._store(node.target, "update")
             text = dotted(node.target)
             self._expr(node.value, sink="=" + text if text else "?")
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            how = "global" if isinstance(node, cst.Global) else "nonlocal"
+        elif type(node) in (cst.Global, cst.Nonlocal):
+            how = "global" if type(node) is cst.Global else "nonlocal"
             for item in node.names:
                 scope.tracked.add(item.name.value)
                 scope.fn.uses.setdefault(item.name.value, set()).add("global")
                 scope.shared.declared[item.name.value] = how
                 if how == "global":
                     self._module_names.add(item.name.value)
-        elif isinstance(node, cst.Return):
+        elif type(node) is cst.Return:
             if node.value is not None:
                 self._expr(node.value, sink="return")
             scope.returns_held.append(tuple(scope.held))
             scope.fn.exits.append((loc, "return"))
             return False
-        elif isinstance(node, cst.Raise):
+        elif type(node) is cst.Raise:
             scope.fn.exits.append((loc, "raise"))
             if node.exc is not None:
                 self._expr(node.exc)
             if node.cause is not None:
                 self._expr(node.cause.item)
             return False
-        elif isinstance(node, (cst.Break, cst.Continue)):
-            scope.fn.exits.append((loc, "break" if isinstance(node, cst.Break) else "continue"))
+        elif type(node) in (cst.Break, cst.Continue):
+            scope.fn.exits.append((loc, "break" if type(node) is cst.Break else "continue"))
             return False
-        elif isinstance(node, cst.Import):
+        elif type(node) is cst.Import:
             self._import(node)
-        elif isinstance(node, cst.ImportFrom):
+        elif type(node) is cst.ImportFrom:
             self._import(node)
-        elif isinstance(node, cst.Assert):
+        elif type(node) is cst.Assert:
             self._expr(node.test)
             if node.msg is not None:
                 self._expr(node.msg)
-        elif isinstance(node, cst.Del):
-            if isinstance(node.target, (cst.Attribute, cst.Subscript)):
+        elif type(node) is cst.Del:
+            if type(node.target) in (cst.Attribute, cst.Subscript):
                 self._store(node.target)  # ``del self.x``, ``del cache[k]``
             else:
                 self._expr(node.target)
@@ -322,7 +323,7 @@ class ModuleWalker:
             self._suppress = None
 
     def _expression_statement(self, value: cst.BaseExpression) -> None:
-        call = value.expression if isinstance(value, cst.Await) else value
+        call = value.expression if type(value) is cst.Await else value
         acquired = lock_method_call(call, "acquire")
         if acquired is not None:
             self._expr(value, discarded=True)
@@ -356,21 +357,21 @@ class ModuleWalker:
 
     def _compound(self, node: cst.CSTNode) -> bool:
         self._stmt = self._number(node)
-        if isinstance(node, cst.FunctionDef):
+        if type(node) is cst.FunctionDef:
             self._function(node)
             return True
-        if isinstance(node, cst.ClassDef):
+        if type(node) is cst.ClassDef:
             self._class(node)
             return True
-        if isinstance(node, cst.If):
+        if type(node) is cst.If:
             return self._if(node)
-        if isinstance(node, (cst.While, cst.For)):
+        if type(node) in (cst.While, cst.For):
             return self._loop(node)
-        if isinstance(node, cst.With):
+        if type(node) is cst.With:
             return self._with(node)
-        if isinstance(node, (cst.Try, cst.TryStar)):
+        if type(node) in (cst.Try, cst.TryStar):
             return self._try(node)
-        if isinstance(node, cst.Match):
+        if type(node) is cst.Match:
             return self._match(node)
         return True
 
@@ -411,7 +412,7 @@ class ModuleWalker:
         scope = self._scope
         before = list(scope.held)
         test = node.test
-        negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+        negated = type(test) is cst.UnaryOperation and type(test.operator) is cst.Not
         locked = lock_method_call(test.expression if negated else test, "acquire")
         loc = self._stmt = self.loc_of(node)
         outer_test, self._test_vars = self._test_vars, set()
@@ -438,7 +439,7 @@ class ModuleWalker:
         scope.held = list(else_start)
         if node.orelse is None:
             else_end: list[int] | None = list(scope.held)
-        elif isinstance(node.orelse, cst.If):
+        elif type(node.orelse) is cst.If:
             self._number(node.orelse)
             else_end = list(scope.held) if self._if(node.orelse) else None
         else:
@@ -457,7 +458,7 @@ class ModuleWalker:
     def _loop(self, node: cst.While | cst.For) -> bool:
         scope = self._scope
         test: Test | None = None
-        if isinstance(node, cst.While):
+        if type(node) is cst.While:
             self._expr(node.test, in_test=True)
             scope.loops.append("while")
             test = encode_test(node.test)
@@ -481,7 +482,7 @@ class ModuleWalker:
         if node.orelse is not None:
             self._block(node.orelse.body)
             scope.held = list(before)
-        kind = "while" if isinstance(node, cst.While) else "for"
+        kind = "while" if type(node) is cst.While else "for"
         self._close_branch(slot, kind, node, test, body_range,
                            (body_range[1], self._count) if node.orelse is not None else None)
         return True
@@ -493,7 +494,7 @@ class ModuleWalker:
         first = len(scope.fn.acquires)
         for item in node.items:
             loc = self._number(item.item)
-            if isinstance(item.item, cst.Name):
+            if type(item.item) is cst.Name:
                 self._name_use(item.item.value, lock_use=True, sink="with")
             else:
                 self._expr(item.item, sink="with")
@@ -563,7 +564,7 @@ class ModuleWalker:
         params = node.params
         plain = (*params.posonly_params, *params.params)
         names = [p.name.value for p in plain]
-        if isinstance(params.star_arg, cst.Param):
+        if type(params.star_arg) is cst.Param:
             names.append(params.star_arg.name.value)
         names.extend(p.name.value for p in params.kwonly_params)
         if params.star_kwarg is not None:
@@ -592,7 +593,7 @@ class ModuleWalker:
         self._enter(fn, node.body)
 
     def _parameters(self, params: cst.Parameters) -> None:
-        star = params.star_arg if isinstance(params.star_arg, cst.Param) else None
+        star = params.star_arg if type(params.star_arg) is cst.Param else None
         every = (*params.posonly_params, *params.params, *([star] if star else []),
                  *params.kwonly_params, *([params.star_kwarg] if params.star_kwarg else []))
         for param in every:
@@ -631,7 +632,7 @@ class ModuleWalker:
         )
         if scope.has_acquire_call and isinstance(body, cst.BaseSuite):
             fn.release_issues = check_releases(body, self.loc_of)
-        if isinstance(body, cst.IndentedBlock):
+        if type(body) is cst.IndentedBlock:
             fn.catches_all = _catches_all(body.body)
         self._scopes.pop()
         for name in scope.captured:  # a closure uses it: it escapes this function
@@ -672,14 +673,14 @@ class ModuleWalker:
     # ----------------------------------------------------------- bindings
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, loc: Loc) -> None:
         """Remember what a name or ``self`` attribute was assigned (dotted text)."""
-        if isinstance(value, cst.Lambda):
+        if type(value) is cst.Lambda:
             text: str | None = self._lambda_name(value)
         else:
             text = dotted(value)
         if text is None:
             return
         scope = self._scope
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             name = target.value
             if self._in_class_body():
                 cls = self._classes[-1][0]
@@ -692,7 +693,7 @@ class ModuleWalker:
             else:
                 scope.fn.locals[name] = text
                 scope.fn.local_locs.setdefault(name, loc)
-        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
             fn = scope.fn
             owner = self._class_by_name.get(fn.cls) if fn.cls is not None else None
             if owner is not None and fn.params and target.value.value == fn.params[0]:
@@ -706,7 +707,7 @@ class ModuleWalker:
 
     def _attr_set(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """``t.daemon = True``, ``self._t.daemon = True`` (not ``self.x``: a class attribute)."""
-        if isinstance(target, cst.Attribute):
+        if type(target) is cst.Attribute:
             fn = self._scope.fn
             owner, text = dotted(target.value), dotted(value)
             if owner is not None and text is not None and not (
@@ -722,21 +723,21 @@ class ModuleWalker:
             self._scope.fn.loop_vars.append((*binding, loc))
 
     def _import(self, node: cst.Import | cst.ImportFrom) -> None:
-        if len(self._scopes) > 1 and not isinstance(node.names, cst.ImportStar):
+        if len(self._scopes) > 1 and type(node.names) is not cst.ImportStar:
             for alias in node.names:
                 name = alias.asname.name if alias.asname is not None else alias.name
-                while isinstance(name, cst.Attribute):
+                while type(name) is cst.Attribute:
                     name = name.value
-                if isinstance(name, cst.Name):
+                if type(name) is cst.Name:
                     self._scope.shared.bound.add(name.value)
-        if isinstance(node, cst.ImportFrom):
+        if type(node) is cst.ImportFrom:
             self._import_from(node)
             return
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
                 continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 self.facts.imports[alias.asname.name.value] = full
             else:
                 head = full.split(".", 1)[0]
@@ -751,7 +752,7 @@ class ModuleWalker:
             base = f"{package}.{base}" if base else package
         if base is None:
             return
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             self.facts.star_imports.append(base)
             return
         for alias in node.names:
@@ -759,7 +760,7 @@ class ModuleWalker:
             if name is None:
                 continue
             local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 local = alias.asname.name.value
             self.facts.imports[local] = f"{base}.{name}" if base else name
 
@@ -779,8 +780,8 @@ class ModuleWalker:
         ``sink`` says where the expression's value flows (see ``Function.uses``); only
         names, ``self`` attributes and calls record it.
         """
-        if isinstance(node, _ATOMS):
-            if isinstance(node, cst.Name):
+        if type(node) in _ATOMS:
+            if type(node) is cst.Name:
                 self._name_use(node.value, sink=sink)
                 if self._in_function and node is not self._suppress:
                     shared = self._shared  # the common case inline: a plain local
@@ -791,9 +792,9 @@ class ModuleWalker:
                             or shared.declared or shared.captured:
                         self._read_name(node, in_test)
             return
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             self._call(node, discarded, target, in_test, awaited, sink)
-        elif isinstance(node, cst.Attribute):
+        elif type(node) is cst.Attribute:
             base = node.value
             if type(base) is cst.Name:
                 if sink is not None and sink[0] != ".":
@@ -810,69 +811,69 @@ class ModuleWalker:
                     self._shared_name(base, in_test)
             else:
                 self._expr(base, in_test=in_test, sink="." + node.attr.value)
-        elif isinstance(node, cst.Await):
-            if not isinstance(node.expression, cst.Call):
+        elif type(node) is cst.Await:
+            if type(node.expression) is not cst.Call:
                 scope = self._scope
                 scope.fn.suspends.append((self._number(node), tuple(scope.held)))
             self._expr(node.expression, discarded=discarded, target=target, awaited=True,
                        sink=sink)
-        elif isinstance(node, cst.BooleanOperation):
+        elif type(node) is cst.BooleanOperation:
             self._expr(node.left, in_test=in_test, sink=sink)
             self._expr(node.right, in_test=in_test, sink=sink)
-        elif isinstance(node, cst.BinaryOperation):
+        elif type(node) is cst.BinaryOperation:
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
-        elif isinstance(node, cst.Comparison):
+        elif type(node) is cst.Comparison:
             self._expr(node.left, in_test=in_test)
             for comparison in node.comparisons:
                 self._expr(comparison.comparator, in_test=in_test)
-        elif isinstance(node, cst.UnaryOperation):
+        elif type(node) is cst.UnaryOperation:
             self._expr(node.expression, in_test=in_test)
-        elif isinstance(node, cst.Subscript):
+        elif type(node) is cst.Subscript:
             self._expr(node.value, in_test=in_test, sink=".[]")
             for element in node.slice:
                 self._slice(element.slice, in_test)
-        elif isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        elif type(node) in (cst.Tuple, cst.List, cst.Set):
             inner = _elem_sink(sink)
             for element in node.elements:
                 self._expr(element.value, in_test=in_test, sink=inner)
-        elif isinstance(node, cst.Dict):
+        elif type(node) is cst.Dict:
             inner = _elem_sink(sink)
             for element in node.elements:
-                if isinstance(element, cst.DictElement):
+                if type(element) is cst.DictElement:
                     self._expr(element.key, in_test=in_test, sink=inner)
                 self._expr(element.value, in_test=in_test, sink=inner)
-        elif isinstance(node, cst.Lambda):
+        elif type(node) is cst.Lambda:
             self._lambda(node)
-        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        elif type(node) in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
             self._comprehension(node, in_test, _elem_sink(sink))
-        elif isinstance(node, cst.IfExp):
+        elif type(node) is cst.IfExp:
             self._expr(node.body, in_test=in_test, sink=sink)
             self._expr(node.test, in_test=in_test)
             self._expr(node.orelse, in_test=in_test, sink=sink)
-        elif isinstance(node, (cst.Yield, cst.From)):
+        elif type(node) in (cst.Yield, cst.From):
             self._yield(node)
-        elif isinstance(node, cst.NamedExpr):
-            name = node.target.value if isinstance(node.target, cst.Name) else None
+        elif type(node) is cst.NamedExpr:
+            name = node.target.value if type(node.target) is cst.Name else None
             self._expr(node.value, in_test=in_test, sink="=" + name if name else "?")
             if name is not None:
                 self._scope.tracked.add(name)
                 if self._in_function:
                     self._shared.bound.add(name)
-        elif isinstance(node, cst.StarredElement):
+        elif type(node) is cst.StarredElement:
             self._expr(node.value, in_test=in_test, sink=sink)
-        elif isinstance(node, cst.FormattedString):
+        elif type(node) is cst.FormattedString:
             for part in node.parts:
-                if isinstance(part, cst.FormattedStringExpression):
+                if type(part) is cst.FormattedStringExpression:
                     self._expr(part.expression, in_test=in_test)
-        elif isinstance(node, cst.ConcatenatedString):
+        elif type(node) is cst.ConcatenatedString:
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
 
     def _slice(self, node: cst.BaseSlice, in_test: bool) -> None:
-        if isinstance(node, cst.Index):
+        if type(node) is cst.Index:
             self._expr(node.value, in_test=in_test)
-        elif isinstance(node, cst.Slice):
+        elif type(node) is cst.Slice:
             for part in (node.lower, node.upper, node.step):
                 if part is not None:
                     self._expr(part, in_test=in_test)
@@ -887,7 +888,7 @@ class ModuleWalker:
         while clause is not None:  # bind the loop variables before the element uses them
             self._loop_binding(clause.target, clause.iter, 0)
             clause = clause.inner_for_in
-        if isinstance(node, cst.DictComp):
+        if type(node) is cst.DictComp:
             self._expr(node.key, in_test=in_test, sink=sink)
             self._expr(node.value, in_test=in_test, sink=sink)
         else:
@@ -907,8 +908,8 @@ class ModuleWalker:
         scope = self._scope
         if not scope.fn.yield_held and scope.held:
             scope.fn.yield_held = tuple(scope.held)
-        value = node.item if isinstance(node, cst.From) else node.value
-        if isinstance(value, cst.From):
+        value = node.item if type(node) is cst.From else node.value
+        if type(value) is cst.From:
             self._yield(value)
         elif value is not None:
             self._expr(value, sink="yield")
@@ -976,8 +977,8 @@ class ModuleWalker:
                 self._access(root[0], "mutate", method)
                 self._suppress = root[1]
         if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
+            type(func) is cst.Attribute
+            and type(func.value) is cst.Name
             and func.attr.value in _LOCK_METHODS
         ):
             self._name_use(func.value.value, lock_use=True)
@@ -996,15 +997,15 @@ class ModuleWalker:
         value = arg.value
         if arg.star:
             return Arg(keyword, dotted(value), "starred")
-        if isinstance(value, cst.Lambda):
+        if type(value) is cst.Lambda:
             return Arg(keyword, self._lambda_name(value), "lambda")
         const = literal(value)
         if is_literal(const):
             return Arg(keyword, None, "const", const)
         text = dotted(value)
         if text is not None:
-            return Arg(keyword, text, "call" if isinstance(value, cst.Call) else "name")
-        if isinstance(value, (cst.Tuple, cst.List)):
+            return Arg(keyword, text, "call" if type(value) is cst.Call else "name")
+        if type(value) in (cst.Tuple, cst.List):
             items = tuple(dotted(e.value) for e in value.elements)
             return Arg(keyword, None, "other", items=items)
         return Arg(keyword, None, "other")
@@ -1147,12 +1148,12 @@ class ModuleWalker:
         lock, self._guard = self._guard, None
         scope = self._scope
         var: Var | None = None
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             if self._in_class_body():
                 var = ("attr", f"{self._classes[-1][0].qualname}.{target.value}")
             elif len(self._scopes) == 1:
                 var = ("global", target.value)
-        elif isinstance(target, cst.Attribute):
+        elif type(target) is cst.Attribute:
             root = self._root(target)
             if root is not None and root[1] is target and root[0][0] == "attr":
                 var = root[0]
