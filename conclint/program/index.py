@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -107,6 +108,8 @@ class Program:
                 name = f"{name}@{facts.path}"
                 facts.module = name
             self.modules[name] = facts
+            # one object per distinct name across modules (each file's come unpickled apart)
+            facts.names = tuple(map(sys.intern, facts.names))
             self._top_functions[name] = {}
             self._top_classes[name] = {}
             for fn in facts.functions:
