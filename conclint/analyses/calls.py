@@ -89,12 +89,7 @@ class CallGraph:
         child = Forked(partial(self._records, modules, apart, memory is not None)) \
             if apart else None
         try:
-            here = todo[:len(todo) - len(apart)]
-            for index, resolved, reads in self._resolve(modules, here, memory is not None):
-                found[index] = resolved
-                if memory is not None:
-                    memory.remember(modules[index][0], reads, _record(resolved), reused=False)
-                self._add_ready(modules, found)  # while the child works
+            self._resolve_here(modules, todo[:len(todo) - len(apart)], found, memory)
             sent = child.result() if child else []
         finally:
             if child:
@@ -103,12 +98,19 @@ class CallGraph:
             found[index] = self._decode(modules[index][1], record)
             if memory is not None:
                 memory.remember(modules[index][0], reads, record, reused=False)
-        missing = [i for i in apart if found[i] is None]  # the child failed: resolve here
-        for index, resolved, reads in self._resolve(modules, missing, memory is not None):
+        # what the child could not do (it died, or sent what does not fit) is done here
+        self._resolve_here(modules, [i for i in apart if found[i] is None], found, memory)
+        self._add_ready(modules, found)
+
+    def _resolve_here(self, modules: list[tuple[str, list[Where]]], indices: list[int],
+                      found: list[list[Resolved] | None], memory: CallMemory | None) -> None:
+        """Resolve these modules in this process, entering each as soon as it can be (so
+        that the edges are built while a child works)."""
+        for index, resolved, reads in self._resolve(modules, indices, memory is not None):
             found[index] = resolved
             if memory is not None:
                 memory.remember(modules[index][0], reads, _record(resolved), reused=False)
-        self._add_ready(modules, found)
+            self._add_ready(modules, found)
 
     def _resolve(self, modules: list[tuple[str, list[Where]]], indices: list[int],
                  track: bool) -> Iterator[tuple[int, list[Resolved], Reads]]:

@@ -99,7 +99,7 @@ class Program:
         self._method_memo: dict[tuple[str, str, bool], str | None] = {}
         # While tracking: the modules each memoised result was computed from (by memo key).
         self._memo_reads: dict[object, Reads] = {}
-        self._reads: list[set[str]] = []  # open read sets, innermost last (see ``reading``)
+        self._reads: list[set[str]] = []  # open read sets, innermost last (``start_reading``)
         self._tracking = False
         self._interned: dict[frozenset[str], Reads] = {}
         for facts in sorted(modules, key=lambda m: m.path):
