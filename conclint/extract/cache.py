@@ -34,8 +34,9 @@ from conclint.extract.facts import ExtractResult, FileError, ModuleFacts, Span
 
 T = TypeVar("T")
 
-FORMAT = 7  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
-# 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls; 7: names
+FORMAT = 8  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: signed entries;
+# 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls; 7: names;
+# 8: only the names that decide which call sites are resolved
 _MAGIC = b"conclint-facts\n"
 _SPANS_MAGIC = b"conclint-spans\n"
 _RUN_MAGIC = b"conclint-run\n"

@@ -244,8 +244,8 @@ class ModuleFacts(_Fact):
     star_imports: Sequence[str] = field(default_factory=list)  # ``from pkg.mod import *``: "pkg.mod"
     main_guards: Sequence[tuple[Loc, Loc]] = field(default_factory=list)  # ``if __name__ == "__main__":``
     guards: Sequence[Guard] = field(default_factory=list)
-    # Every name in the dotted texts that name resolution may follow (imports, globals,
-    # class bases and attributes, locals, callees, arguments): see ``conclint.extract.names``.
+    # The last names of its callees and arguments, its import aliases and the last names
+    # they import: what decides which call sites the call graph resolves (``extract.names``).
     names: Collection[str] = field(default_factory=set)
 
 

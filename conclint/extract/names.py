@@ -1,39 +1,29 @@
-"""The names a module's texts mention, gathered once per file in the worker.
+"""The names that decide which of a module's call sites the call graph resolves, gathered
+once per file in the worker.
 
-Name resolution reaches another module only by a name written in some text: an import, a
-star import, an attribute of a module (``pkg.sub``) or a name looked up in one. So the
-whole-program phase can tell which modules a module's resolved names may depend on from
-this set alone (``conclint.program.dependencies``), without reading every text again.
+The call graph resolves a call site only when its last name is relevant (the name of an
+analysed function or class, an API name, or an import alias of one) and follows an
+argument only when its last name is an analysed function's. Which names are relevant
+depends on the whole program, so a call graph kept from an earlier run
+(``conclint.analyses.call_memory``) holds for a module only while the relevant ones among
+these names are the same: this set lets the parent tell without reading every call again.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 from conclint.extract.facts import ModuleFacts
-
-_NAME = re.compile(r"[^.()\[\]\n]+")
 
 
 def with_names(facts: ModuleFacts) -> ModuleFacts:
-    """``facts`` with ``names`` filled in."""
-    facts.names = set(_NAME.findall("\n".join(_texts(facts))))
-    return facts
-
-
-def _texts(facts: ModuleFacts) -> Iterator[str]:
-    """Every dotted text of the module that resolution may follow."""
-    yield from facts.imports.values()
-    yield from facts.star_imports
-    yield from facts.globals.values()
-    for cls in facts.classes:
-        yield from cls.bases
-        yield from cls.attrs.values()
+    """``facts`` with ``names`` filled in: the last names of its callees and arguments,
+    and its import aliases with the last names of what they import."""
+    names: set[str] = set()
+    for alias, imported in facts.imports.items():
+        names.add(alias)
+        names.add(imported.rpartition(".")[2])
     for fn in facts.functions:
-        yield from fn.locals.values()
         for call in fn.calls:
-            yield call.callee
-            for arg in call.args:
-                if arg.text:
-                    yield arg.text
+            names.add(call.callee.rpartition(".")[2])
+            names.update(arg.text.rpartition(".")[2] for arg in call.args if arg.text)
+    facts.names = names
+    return facts
