@@ -8,10 +8,10 @@ numbering is identical.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 from conclint.extract.cache import FactsCache
+from conclint.extract.decode import file_size
 from conclint.extract.facts import FileError, Span
 from conclint.extract.stack import on_big_stack
 
@@ -75,7 +75,7 @@ class Locator:
             return  # located one by one, on demand
         from conclint.extract.pool import Pool
 
-        todo.sort(key=_size, reverse=True)  # the largest first: the workers finish together
+        todo.sort(key=file_size, reverse=True)  # the largest first: the workers finish together
 
         jobs_args = [(p, *self._modules.get(p, ("", False))) for p in todo]
         located: dict[int, list[Span]] = {}
@@ -110,13 +110,6 @@ class Locator:
             return cached
         module, is_package = self._modules.get(path, ("", False))
         return self._store(path, _located((path, module, is_package)))
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def _located(job: tuple[str, str, bool]) -> list[Span]:

@@ -14,6 +14,14 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"))
 
 
+def file_size(path: str) -> int:
+    """The size of a file in bytes, 0 when it cannot be told (to order work, largest first)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def read_bytes(path: str) -> bytes | FileError:
     """The bytes of a regular file. Anything else (a FIFO, a device) is refused without
     reading from it, so a named pipe can never block the run."""

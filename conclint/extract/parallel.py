@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
+from conclint.extract.decode import file_size
 from conclint.extract.facts import ExtractResult, FileError, ModuleFacts
 from conclint.extract.pool import Extractor, Job, Pool, timeout_error
 from conclint.extract.stack import on_big_stack
@@ -60,10 +61,7 @@ def _extract_in_process(jobs: list[Job], limit: float | None) -> list[ExtractRes
 
 def _chunks(files: list[tuple[int, SourceFile]]) -> list[list[tuple[int, SourceFile]]]:
     def size(item: tuple[int, SourceFile]) -> int:
-        try:
-            return os.path.getsize(item[1].path)
-        except OSError:
-            return 0
+        return file_size(item[1].path)
 
     ordered = sorted(files, key=size, reverse=True)
     chunks: list[list[tuple[int, SourceFile]]] = []
