@@ -165,17 +165,15 @@ class Program:
         from count as read by the caller too. ``guard``: while it is being computed, a
         request for it (a self-referential definition) gets None."""
         if key in memo:
-            if self._reads:
-                self._reads[-1].update(self._memo_reads.get((id(memo), key), _NO_READS))
+            self._read_as(memo, key)
             return memo[key]
-        if not self._tracking:
-            if guard:
-                memo[key] = None  # type: ignore[assignment]
-            value = memo[key] = compute()
-            return value
         if guard:
             memo[key] = None  # type: ignore[assignment]
-            self._memo_reads[(id(memo), key)] = _IN_PROGRESS
+            if self._tracking:
+                self._memo_reads[(id(memo), key)] = _IN_PROGRESS
+        if not self._tracking:
+            value = memo[key] = compute()
+            return value
         self.start_reading()
         try:
             value = compute()
@@ -184,6 +182,11 @@ class Program:
         memo[key] = value
         self._memo_reads[(id(memo), key)] = reads
         return value
+
+    def _read_as(self, memo: dict[K, V], key: K) -> None:
+        """The modules the memoised result was computed from count as read now too."""
+        if self._reads:
+            self._reads[-1].update(self._memo_reads.get((id(memo), key), _NO_READS))
 
     def _has_module(self, name: str) -> bool:
         """Whether ``name`` is an analysed module (a read: adding that module changes it)."""
@@ -213,8 +216,8 @@ class Program:
         order = self._memoised(self._mro_memo, cls_qualname,
                                lambda: self._compute_mro(cls_qualname, made))
         reads = self._memo_reads.get((id(self._mro_memo), cls_qualname))
-        for name in made:
-            if reads is not None:
+        if reads is not None:
+            for name in made:
                 self._memo_reads[(id(self._mro_memo), name)] = reads
         return order
 
@@ -240,9 +243,8 @@ class Program:
                 known = self._mro_memo.get(base)
                 if known is None:  # cut: a cyclic hierarchy, resolved by where it was entered
                     self._read(VOLATILE)
-                elif base not in made and self._reads:
-                    self._reads[-1].update(
-                        self._memo_reads.get((id(self._mro_memo), base), _NO_READS))
+                elif base not in made:
+                    self._read_as(self._mro_memo, base)
                 order.update(dict.fromkeys(known if known is not None else [base]))
             self._mro_memo[name] = list(order)
             if self._tracking:
