@@ -19,6 +19,7 @@ from conclint.forked import Forked, can_fork
 from conclint.timings import Timings
 
 Check = Callable[[Analyses], Iterable[Finding]]
+Checks = Sequence[tuple[tuple[str, ...], Check]]  # (the rule codes, the check), in order
 Failure = tuple[str, str]  # the codes of a check that raised, and its traceback
 Outcome = list[Finding] | Failure
 
@@ -30,7 +31,7 @@ _FAMILY_COST = {"1": 6, "2": 3, "3": 7, "4": 2, "5": 3}
 def run_checks(
     analyses: Analyses,
     enabled: frozenset[str],
-    checks: Sequence[tuple[tuple[str, ...], Check]],
+    checks: Checks,
     timings: Timings,
     processes: int = 1,
 ) -> Iterator[Finding | Failure]:
@@ -60,7 +61,7 @@ def run_checks(
             yield outcome
 
 
-def _shares(selected: list[int], checks: Sequence[tuple[tuple[str, ...], Check]],
+def _shares(selected: list[int], checks: Checks,
             processes: int) -> list[list[int]]:
     """The selected checks in at most ``processes`` shares, a family never split (its
     checks share analyses): the costliest family first, each to the lightest share."""
@@ -77,7 +78,7 @@ def _shares(selected: list[int], checks: Sequence[tuple[tuple[str, ...], Check]]
     return [sorted(share) for share in shares if share]
 
 
-def _run_share(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+def _run_share(analyses: Analyses, checks: Checks,
                share: list[int]) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     for index in share:
@@ -90,7 +91,7 @@ def _run_share(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check
     return outcomes
 
 
-def _run_apart(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+def _run_apart(analyses: Analyses, checks: Checks,
                share: list[int]) -> tuple[dict[int, Outcome], list[tuple[str, float]]]:
     """In a forked child: the outcomes of ``share``, and the child's phases."""
     analyses.timings = Timings()
@@ -98,7 +99,7 @@ def _run_apart(analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check
 
 
 def _collect(child: Forked[tuple[dict[int, Outcome], list[tuple[str, float]]]],
-             analyses: Analyses, checks: Sequence[tuple[tuple[str, ...], Check]],
+             analyses: Analyses, checks: Checks,
              share: list[int]) -> dict[int, Outcome]:
     """The outcomes of a child's share; if the child died or failed, computed here."""
     message = child.result()

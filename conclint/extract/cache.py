@@ -285,7 +285,7 @@ class FactsCache:
         self._prepare()
         _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(rows).encode(), self._key))
 
-    def get_call_graph(self) -> dict[str, tuple[str, list]]:
+    def get_call_graph(self) -> dict[str, tuple]:
         """The call graph records the last run left (``conclint.analyses.call_memory``):
         plain tuples, loaded by the same guarded unpickler as facts; {} when none is usable."""
         try:
@@ -296,7 +296,7 @@ class FactsCache:
             return {}
         return records if isinstance(records, dict) else {}
 
-    def put_call_graph(self, records: dict[str, tuple[str, list]]) -> None:
+    def put_call_graph(self, records: dict[str, tuple]) -> None:
         self._prepare()
         payload = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
         _atomic_write(self._calls_path, seal(_CALLS_MAGIC, payload, self._key))
