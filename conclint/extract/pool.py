@@ -24,6 +24,7 @@ from typing import Any
 
 from conclint.extract.facts import FileError
 from conclint.extract.stack import on_big_stack
+from conclint.forked import can_fork
 
 Job = tuple[str, str, bool]  # path, module, is_package
 Extractor = Callable[[str, str, bool], Any]  # ExtractResult, or spans for conclint.locate
@@ -41,8 +42,7 @@ def start_method(fresh: bool) -> str:
     a whole program's facts is not forked (a forked child counts every page of them as its
     own memory, and copies those it touches). Never the fork server (the default from
     Python 3.14): it leaves a socket in the temporary folder while it runs."""
-    return "fork" if not fresh and "fork" in multiprocessing.get_all_start_methods() \
-        else "spawn"
+    return "fork" if not fresh and can_fork() else "spawn"
 
 
 def _serve(conn: Connection, extractor: Extractor | None) -> None:
