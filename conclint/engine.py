@@ -16,6 +16,7 @@ from conclint.discover import SourceFile
 from conclint.extract.cache import FactsCache
 from conclint.extract.facts import FileError, ModuleFacts, Span
 from conclint.extract.parallel import CACHED_KINDS, DEFAULT_TIMEOUT, extract_files
+from conclint.extract.pool import Pool
 from conclint.knowledge import canonical, declared_owners
 from conclint.locate import Locator
 from conclint.program.index import Program
@@ -78,46 +79,62 @@ def analyse(
                     cache.save()
                     timings.notes["cache"] = "unchanged since the last run: results reused"
                     return Result(earlier, len(files))
-    with timings.phase("extract"):
-        extracted = extract_files(files, jobs, cache, keys, progress, timeout)
-    if cache is not None:
-        timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
-    facts = [f for f in extracted if isinstance(f, ModuleFacts)]
-    diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
-    tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
-    transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS for e in extracted)
-    # The rules see only facts: when every file's facts equal those of an earlier run (an
-    # edit that changed comments, blank lines or formatting), its findings still hold.
+    with Pool(jobs) as workers:  # started by extraction, reused to locate findings
+        with timings.phase("extract"):
+            extracted = extract_files(files, jobs, cache, keys, progress, timeout,
+                                      pool=workers if jobs > 1 else None)
+        if cache is not None:
+            timings.notes["cache"] = f"{cache.hits} hits, {cache.misses} misses"
+        facts = [f for f in extracted if isinstance(f, ModuleFacts)]
+        diagnostics = [file_error_diagnostic(e) for e in extracted if isinstance(e, FileError)]
+        tracebacks = [e.detail for e in extracted if isinstance(e, FileError) and e.detail]
+        transient = any(isinstance(e, FileError) and e.kind not in CACHED_KINDS
+                        for e in extracted)
+        cacheable = run_key is not None and not transient
+        findings = _findings(facts, enabled, extensions, free_threaded, timings, tracebacks,
+                             diagnostics, files, jobs, cache, keys,
+                             settings + "\0findings" if cacheable else None)
+        locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
+        with timings.phase("locate findings"):
+            locator.prepare(((s.path, s.loc) for f in findings for s in (f, *f.related)),
+                            jobs, workers)
+            diagnostics.extend(locate(f, locator) for f in findings)
+        result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
+        if cache is not None and cacheable and not result.tracebacks:
+            cache.put_run(run_key, result.diagnostics)  # type: ignore[arg-type]
+        return result
+
+
+def _findings(
+    facts: list[ModuleFacts], enabled: frozenset[str], extensions: KnowledgeExtensions | None,
+    free_threaded: bool, timings: Timings, tracebacks: list[str],
+    diagnostics: list[Diagnostic], files: list[SourceFile], jobs: int,
+    cache: FactsCache | None, keys: list[str | None], settings: str | None,
+) -> list[Finding]:
+    """The findings of the rules: those of an earlier run when every file's facts equal
+    that run's (an edit that changed comments, blank lines or formatting), else checked
+    now (``settings``: what else the findings depend on, None: not to be cached)."""
     findings_key = None
-    if cache is not None and run_key is not None and not transient:
+    if cache is not None and settings:
         digests = [cache.facts_digest(k) for k in keys if k]
         if all(digests):
-            findings_key = cache.run_key(digests, settings + "\0findings")  # type: ignore[arg-type]
-    earlier_findings = cache.get_findings(findings_key) if cache and findings_key else None
-    if earlier_findings is not None:
-        findings = earlier_findings
+            findings_key = cache.run_key(digests, settings)  # type: ignore[arg-type]
+    earlier = cache.get_findings(findings_key) if cache and findings_key else None
+    if earlier is not None:
         timings.notes["cache"] += "; the facts are unchanged: earlier findings reused"
-    else:
-        memory = _call_memory(cache, files, keys, extensions, timings) if cache else None
-        findings = _check(facts, enabled, extensions, free_threaded, timings, tracebacks,
-                          diagnostics, files, jobs, memory)
-        if memory is not None and memory.now:
-            timings.notes["call graph"] = (f"{memory.reused} of {len(memory.now)} modules "
-                                           "taken from the last run")
-        if memory is not None and memory.now and memory.changed:
-            with timings.phase("cache: save the call graph"):
-                cache.put_call_graph(memory.now)
-        if cache is not None and findings_key is not None and not tracebacks:
-            cache.put_findings(findings_key, findings)
-    locator = Locator({f.path: (f.module, f.is_package) for f in files}, cache)
-    with timings.phase("locate findings"):
-        locator.prepare((p for f in findings for p in (f.path, *(s.path for s in f.related))),
-                        jobs)
-        diagnostics.extend(locate(f, locator) for f in findings)
-    result = Result(sorted(set(diagnostics), key=Diagnostic.sort_key), len(files), tracebacks)
-    if cache is not None and run_key is not None and not transient and not result.tracebacks:
-        cache.put_run(run_key, result.diagnostics)
-    return result
+        return earlier
+    memory = _call_memory(cache, files, keys, extensions, timings) if cache else None
+    findings = _check(facts, enabled, extensions, free_threaded, timings, tracebacks,
+                      diagnostics, files, jobs, memory)
+    if memory is not None and memory.now:
+        timings.notes["call graph"] = (f"{memory.reused} of {len(memory.now)} modules "
+                                       "taken from the last run")
+    if memory is not None and memory.now and memory.changed:
+        with timings.phase("cache: save the call graph"):
+            cache.put_call_graph(memory.now)  # type: ignore[union-attr]
+    if cache is not None and findings_key is not None and not tracebacks:
+        cache.put_findings(findings_key, findings)
+    return findings
 
 
 def _call_memory(cache: FactsCache, files: list[SourceFile], keys: list[str | None],

@@ -2,23 +2,32 @@
 
 Extraction numbers nodes instead of computing positions, because even a lean position
 pass (``conclint.positions``) costs about as much as the parse. Only files that appear in
-a report are parsed again here, with positions, and walked by the same walker so that the
-numbering is identical.
+a report are parsed again here, walked by the same walker so that the numbering is
+identical, and positioned; both passes stop once the reported nodes are done with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable
 
 from conclint.extract.cache import FactsCache
 from conclint.extract.decode import file_size
-from conclint.extract.facts import FileError, Span
+from conclint.extract.facts import FileError, Loc, Span
+from conclint.extract.pool import Pool
 from conclint.extract.stack import on_big_stack
 
 _START = Span(1, 1, 1, 1)
+_IN_PROCESS = 4  # fewer files than this are located here when no worker is running
 
 
-def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
+class _Numbered(Exception):
+    """Raised through the walker once the last wanted ordinal has been given out."""
+
+
+def _spans_of_file(path: str, module: str, is_package: bool,
+                   wanted: Collection[Loc] | None = None) -> dict[Loc, Span]:
+    """The spans of the nodes numbered ``wanted`` (None: of every numbered node)."""
     import libcst as cst  # only for files with findings
 
     from conclint.extract.decode import read_source
@@ -28,93 +37,136 @@ def _spans_of_file(path: str, module: str, is_package: bool) -> list[Span]:
 
     text = read_source(path)
     if isinstance(text, FileError):
-        return []
+        return {}
     tree = parse_source(path, text)
     if isinstance(tree, FileError):
-        return []
-    nodes: list[cst.CSTNode] = []
-    ModuleWalker(path, module, is_package, on_number=nodes.append).walk(tree)
-    ranges = positions(tree)
-    spans = []
-    for node in nodes:
+        return {}
+    last = max(wanted, default=0) if wanted is not None else None
+    nodes: dict[Loc, cst.CSTNode] = {}
+
+    def number(node: cst.CSTNode) -> None:
+        loc = len(nodes) + 1
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             node = node.name
-        (line, column), (end_line, end_column) = ranges[node]
-        spans.append(Span(line, column + 1, end_line, end_column + 1))
+        nodes[loc] = node
+        if loc == last:
+            raise _Numbered
+
+    try:
+        ModuleWalker(path, module, is_package, on_number=number).walk(tree)
+    except _Numbered:
+        pass
+    if wanted is not None:
+        nodes = {loc: nodes[loc] for loc in wanted if loc in nodes}
+    ranges = positions(tree, nodes.values() if wanted is not None else None)
+    spans = {}
+    for loc, node in nodes.items():
+        if node in ranges:
+            (line, column), (end_line, end_column) = ranges[node]
+            spans[loc] = Span(line, column + 1, end_line, end_column + 1)
     return spans
 
 
 class Locator:
-    """Spans by (path, ordinal); each file is located at most once."""
+    """Spans by (path, ordinal). ``prepare`` locates the reported nodes of many files at
+    once; ``span`` locates a file it was not prepared for in full, on demand."""
 
     def __init__(
         self, modules: dict[str, tuple[str, bool]], cache: FactsCache | None = None
     ) -> None:
         self._modules = modules  # path -> (module name, is package)
         self._cache = cache
-        self._spans: dict[str, list[Span]] = {}
+        self._spans: dict[str, dict[Loc, Span]] = {}
+        self._complete: set[str] = set()  # files whose every numbered node is in _spans
+        self._given_up: set[tuple[str, Loc]] = set()  # sought, not found: shown at line 1
 
-    def span(self, path: str, loc: int) -> Span:
-        spans = self._spans.get(path)
-        if spans is None:
-            spans = self._spans[path] = self._load(path)
-        if 1 <= loc <= len(spans):
-            return spans[loc - 1]
-        return _START
+    def span(self, path: str, loc: Loc) -> Span:
+        spans = self._known(path)
+        if loc not in spans and path not in self._complete and (path, loc) not in self._given_up:
+            spans = self._located(path, None)
+        return spans.get(loc, _START)
 
-    def prepare(self, paths: Iterable[str], jobs: int) -> None:
-        """Locate these files now, in parallel when there are several to parse."""
-        todo = []
-        for path in sorted(set(paths) - set(self._spans)):
-            cached = self._cached(path)
-            if cached is not None:
-                self._spans[path] = cached
-            else:
-                todo.append(path)
-        if jobs <= 1 or len(todo) < 4:
-            return  # located one by one, on demand
-        from conclint.extract.pool import Pool
-
-        todo.sort(key=file_size, reverse=True)  # the largest first: the workers finish together
-
-        jobs_args = [(p, *self._modules.get(p, ("", False))) for p in todo]
-        located: dict[int, list[Span]] = {}
+    def prepare(self, sites: Iterable[tuple[str, Loc]], jobs: int,
+                pool: Pool | None = None) -> None:
+        """Locate these (path, ordinal) sites now, in ``pool``'s workers (or new ones)
+        when there are several files to parse."""
+        wanted: dict[str, set[Loc]] = defaultdict(set)
+        for path, loc in sites:
+            wanted[path].add(loc)
+        todo: list[tuple[str, set[Loc]]] = []
+        for path in sorted(wanted):
+            known = self._known(path)
+            missing = wanted[path] - known.keys()
+            if missing and path not in self._complete:
+                todo.append((path, missing))
+        running = pool.idle_workers if pool is not None else 0
+        if not todo or jobs <= 1 or (len(todo) < _IN_PROCESS and not running):
+            for path, missing in todo:
+                self._located(path, missing)
+            return
+        todo.sort(key=lambda item: file_size(item[0]), reverse=True)  # the workers finish together
+        jobs_args = [(path, *self._modules.get(path, ("", False)), frozenset(missing))
+                     for path, missing in todo]
+        located: dict[int, dict[Loc, Span]] = {}
 
         def done(slot: int, spans: object) -> None:
-            located[slot] = spans if isinstance(spans, list) else []  # a FileError: line 1
+            located[slot] = spans if isinstance(spans, dict) else {}  # a FileError: line 1
 
         # Supervised workers: a crash while locating one file costs only its positions.
-        # They are not forked from this process, which now holds the whole program.
-        Pool(jobs_args, min(jobs, len(todo)), None, done, _spans_of_file, fresh=True).run(
-            [[slot] for slot in range(len(todo))])
-        for slot, path in enumerate(todo):
-            self._store(path, located.get(slot, []))
+        # New ones are not forked from this process, which now holds the whole program.
+        chunks = [[slot] for slot in range(len(todo))]
+        processes = min(jobs, len(todo)) if len(todo) >= _IN_PROCESS else running
+        if pool is None:
+            with Pool(jobs) as own:
+                own.fresh = True
+                own.run(jobs_args, chunks, done, task=_spans_of_file, processes=processes)
+        else:
+            pool.fresh = True
+            pool.run(jobs_args, chunks, done, task=_spans_of_file, processes=processes)
+        for slot, (path, missing) in enumerate(todo):
+            self._store(path, located.get(slot, {}), missing)
 
-    def _cached(self, path: str) -> list[Span] | None:
+    def _known(self, path: str) -> dict[Loc, Span]:
+        """What this run or the cache already knows of ``path``'s spans."""
+        spans = self._spans.get(path)
+        if spans is None:
+            spans = self._spans[path] = {}
+            cached = self._cached(path)
+            if cached is not None:
+                spans.update(cached[0])
+                if cached[1]:
+                    self._complete.add(path)
+        return spans
+
+    def _cached(self, path: str) -> tuple[dict[Loc, Span], bool] | None:
         if self._cache is None:
             return None
         key = self._cache.key(path, *self._modules.get(path, ("", False)))
         return self._cache.get_spans(key) if key is not None else None
 
-    def _store(self, path: str, spans: list[Span]) -> list[Span]:
-        self._spans[path] = spans
+    def _store(self, path: str, spans: dict[Loc, Span],
+               wanted: Collection[Loc] | None) -> dict[Loc, Span]:
+        """Keep (and cache) what was located of ``wanted`` (None: every node); a wanted
+        node that could not be located is shown at line 1, and not sought again."""
+        known = self._known(path)
+        known.update(spans)
+        if wanted is None:
+            self._complete.add(path)
         if self._cache is not None and spans:
             key = self._cache.key(path, *self._modules.get(path, ("", False)))
             if key is not None:
-                self._cache.put_spans(key, spans)
-        return spans
+                self._cache.put_spans(key, known, path in self._complete)
+        self._given_up.update((path, loc) for loc in wanted or () if loc not in known)
+        return known
 
-    def _load(self, path: str) -> list[Span]:
-        cached = self._cached(path)
-        if cached is not None:
-            return cached
+    def _located(self, path: str, wanted: Collection[Loc] | None) -> dict[Loc, Span]:
+        """Locate ``wanted`` (None: every node) of ``path`` here; unlocatable: line 1."""
+        known = self._known(path)
+        if wanted is None and path in self._complete:
+            return known
         module, is_package = self._modules.get(path, ("", False))
-        return self._store(path, _located((path, module, is_package)))
-
-
-def _located(job: tuple[str, str, bool]) -> list[Span]:
-    """The spans of one file, or none when it cannot be located (shown at line 1)."""
-    try:
-        return on_big_stack(_spans_of_file, *job)
-    except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
-        return []
+        try:
+            spans = on_big_stack(_spans_of_file, path, module, is_package, wanted)
+        except Exception:  # noqa: BLE001 - an unlocatable step is shown at line 1
+            spans = {}
+        return self._store(path, spans, wanted)

@@ -13,6 +13,7 @@ to the provider.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,11 +23,19 @@ if TYPE_CHECKING:
 Range = tuple[tuple[int, int], tuple[int, int]]
 
 
-def positions(module: cst.Module) -> dict[cst.CSTNode, Range]:
-    """The syntactic range of every node (as ``PositionProvider`` defines it)."""
+class _AllFound(Exception):
+    """Raised through the code generator once every wanted node has its range."""
+
+
+def positions(module: cst.Module,
+              wanted: Collection[cst.CSTNode] | None = None) -> dict[cst.CSTNode, Range]:
+    """The syntactic range of every node (as ``PositionProvider`` defines it), or of at
+    least the ``wanted`` ones: the pass stops once they all have theirs."""
     try:
-        state = _state_class()(module)
+        state = _state_class()(module, wanted)
         module._codegen(state)
+    except _AllFound:
+        pass
     except Exception:  # noqa: BLE001 - libcst internals changed: use the public provider
         return _with_provider(module)
     return state.computed
@@ -55,12 +64,15 @@ class _Syntactic:
         self.start = (self.state.line, self.state.column)
 
     def __exit__(self, *exc: object) -> bool:
+        if exc[0] is not None:  # the pass is being cut short (or failed): nothing to record
+            return False
         state = self.state
         computed = state.computed
         start = computed[self.start_node][0] if self.start_node is not None else self.start
         end = (computed[self.end_node][1] if self.end_node is not None
                else (state.line, state.column))
         computed[self.node] = (start, end)
+        state.found(self.node)
         return False
 
 
@@ -70,13 +82,23 @@ def _state_class() -> type:
     from libcst._nodes.internal import CodegenState
 
     class _PositionState(CodegenState):  # type: ignore[misc]
-        __slots__ = ("line", "column", "stack", "computed")
+        __slots__ = ("line", "column", "stack", "computed", "missing")
 
-        def __init__(self, module: cst.Module) -> None:
+        def __init__(self, module: cst.Module,
+                     wanted: Collection[cst.CSTNode] | None) -> None:
             super().__init__(module.default_indent, module.default_newline)
             self.line, self.column = 1, 0
             self.stack: list[tuple[int, int]] = []
             self.computed: dict[object, Range] = {}
+            self.missing = set(wanted) if wanted is not None else None
+
+        def found(self, node: object) -> None:
+            """``node`` has its final range; stop when it was the last one wanted."""
+            missing = self.missing
+            if missing is not None and node in missing:
+                missing.discard(node)
+                if not missing:
+                    raise _AllFound
 
         def add_indent_tokens(self) -> None:
             for token in self.indent_tokens:
@@ -98,6 +120,7 @@ def _state_class() -> type:
             start = self.stack.pop()
             if node not in self.computed:  # a syntactic range recorded inside wins
                 self.computed[node] = (start, (self.line, self.column))
+                self.found(node)
 
         def record_syntactic_position(self, node: object, *, start_node: object = None,
                                       end_node: object = None) -> _Syntactic:

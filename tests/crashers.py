@@ -10,6 +10,7 @@ import os
 import time
 
 from conclint.extract.facts import ExtractResult
+from conclint.locate import _spans_of_file  # the real one: tests patch the module's name
 
 
 def misbehave(path: str, module: str, is_package: bool) -> ExtractResult:
@@ -26,11 +27,15 @@ def misbehave(path: str, module: str, is_package: bool) -> ExtractResult:
     return extract_file(path, module, is_package)
 
 
-def spans_but_crash_on_b(path: str, module: str, is_package: bool) -> object:
+def spans_but_crash_on_b(path: str, module: str, is_package: bool,
+                         wanted: object = None) -> object:
     """Locate files as conclint does, but crash the worker on ``b.py``."""
-    from conclint.locate import _spans_of_file
-
     if os.path.basename(path) == "b.py":
         faulthandler.disable()
         os.abort()
-    return _spans_of_file(path, module, is_package)
+    return _spans_of_file(path, module, is_package, wanted)  # type: ignore[arg-type]
+
+
+def worker_pid(path: str, *job: object) -> int:
+    """Which worker process ran this job."""
+    return os.getpid()

@@ -38,7 +38,7 @@ FORMAT = 8  # 2: value-flow facts (lifecycle); 3: shared-state uses (races); 4: 
 # 5: compacted (read-only, shared) facts; 6: facts pickled as constructor calls; 7: names;
 # 8: only the names that decide which call sites are resolved
 _MAGIC = b"conclint-facts\n"
-_SPANS_MAGIC = b"conclint-spans\n"
+_SPANS_MAGIC = b"conclint-spans2\n"  # by ordinal, maybe not all
 _RUN_MAGIC = b"conclint-run\n"
 _FINDINGS_MAGIC = b"conclint-findings\n"
 _INDEX_MAGIC = b"conclint-index\n"
@@ -213,23 +213,26 @@ class FactsCache:
         facts.path = path
         return facts
 
-    def get_spans(self, key: str) -> list[Span] | None:
-        """Located nodes of a file (see ``conclint.locate``), when cached intact."""
+    def get_spans(self, key: str) -> tuple[dict[int, Span], bool] | None:
+        """Located nodes of a file by ordinal, and whether that is all of its nodes (see
+        ``conclint.locate``), when cached intact."""
         try:
             with open(self._entry(key) + ".spans", "rb") as handle:
                 blob = handle.read()
         except OSError:
             return None
         payload = unseal(_SPANS_MAGIC, blob, self._key)
-        if payload is None or len(payload) % 16:
+        if payload is None or len(payload) % 4 or (len(payload) // 4) % 5 != 1:
             return None
         numbers = array("i")
         numbers.frombytes(payload)
-        return [Span(*numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
+        spans = {numbers[i]: Span(*numbers[i + 1:i + 5]) for i in range(1, len(numbers), 5)}
+        return spans, bool(numbers[0])
 
-    def put_spans(self, key: str, spans: list[Span]) -> None:
-        numbers = array("i", (n for s in spans for n in (s.line, s.column, s.end_line,
-                                                         s.end_column)))
+    def put_spans(self, key: str, spans: dict[int, Span], complete: bool) -> None:
+        numbers = array("i", [int(complete)])
+        for loc, s in spans.items():
+            numbers.extend((loc, s.line, s.column, s.end_line, s.end_column))
         payload = numbers.tobytes()
         self._prepare()
         _atomic_write(self._entry(key) + ".spans", seal(_SPANS_MAGIC, payload, self._key))

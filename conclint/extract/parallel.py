@@ -84,14 +84,19 @@ def extract_files(
     progress: Callable[[int], None] | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     extractor: Extractor | None = None,
+    pool: Pool | None = None,
 ) -> list[ExtractResult]:
     """Facts (or the reason why not) for every file, in the order given.
 
     ``keys`` are the files' cache keys when the caller already computed them; ``progress``
     hears how many files each step finished; ``timeout`` is the limit per file in seconds
     (None or 0: none); ``extractor`` replaces the per-file extraction in the workers
-    (tests use it to crash one).
+    (tests use it to crash one); ``pool``: the workers to use, left running for the
+    caller's next batch (by default, workers of this call's own).
     """
+    if pool is None and (jobs > 1 or extractor is not None):
+        with Pool(jobs, extractor) as own:
+            return extract_files(files, jobs, cache, keys, progress, timeout, pool=own)
     report = progress or (lambda done: None)
     results: list[ExtractResult | None] = [None] * len(files)
     keys = keys or [None] * len(files)
@@ -119,7 +124,7 @@ def extract_files(
     def extract(batch: list[tuple[int, SourceFile]],
                 meanwhile: Callable[[], bool] | None = None) -> None:
         work: list[Job] = [(f.path, f.module, f.is_package) for _, f in batch]
-        if jobs <= 1 and extractor is None:
+        if pool is None:
             for (index, _), result in zip(batch, _extract_in_process(work, timeout)):
                 results[index] = result
             report(len(batch))
@@ -130,7 +135,7 @@ def extract_files(
 
             chunks = [[slot for slot, _ in chunk]
                       for chunk in _chunks(list(enumerate(f for _, f in batch)))]
-            Pool(work, jobs, timeout or None, done, extractor).run(chunks, meanwhile)
+            pool.run(work, chunks, done, timeout or None, meanwhile=meanwhile)
         while meanwhile is not None and meanwhile():
             pass
 

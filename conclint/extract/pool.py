@@ -26,8 +26,8 @@ from conclint.extract.facts import FileError
 from conclint.extract.stack import on_big_stack
 from conclint.forked import can_fork
 
-Job = tuple[str, str, bool]  # path, module, is_package
-Extractor = Callable[[str, str, bool], Any]  # ExtractResult, or spans for conclint.locate
+Job = tuple[Any, ...]  # the file's path first; extraction's: (path, module, is_package)
+Extractor = Callable[..., Any]  # a job in, an ExtractResult (or spans, when locating) out
 _STARTS_BEFORE_GIVING_UP = 3  # workers in a row that die before starting any file
 
 
@@ -46,8 +46,8 @@ def start_method(fresh: bool) -> str:
 
 
 def _serve(conn: Connection, extractor: Extractor | None) -> None:
-    """A worker: extract the files of each chunk it is sent, one message per start and
-    per result, until it is sent ``None``."""
+    """A worker: for each batch it is sent (a task, or None for ``extractor``, and a chunk
+    of jobs), one message per start and per result, until it is sent ``None``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
     if extractor is None:
         from conclint.extract.source import extract_file as extractor  # imports libcst
@@ -56,15 +56,17 @@ def _serve(conn: Connection, extractor: Extractor | None) -> None:
     def loop() -> None:
         while True:
             try:
-                chunk = conn.recv()
+                message = conn.recv()
             except EOFError:
                 return
-            if chunk is None:
+            if message is None:
                 return
+            task, chunk = message
+            work = task or extractor
             for slot, job in chunk:
                 conn.send((slot, None))
                 try:
-                    result = extractor(*job)
+                    result = work(*job)
                 except Exception as err:  # noqa: BLE001 - extract_file should not raise
                     result = FileError(job[0], "internal", f"{type(err).__name__}: {err}",
                                        detail=traceback.format_exc())
@@ -86,34 +88,49 @@ class _Worker:
 
 
 class Pool:
-    """Extract ``jobs`` (a list indexed by slot) in ``chunks`` of slots with ``processes``
-    workers; ``done(slot, result)`` hears every file, in completion order (a ``FileError``
-    when it took too long or its worker died)."""
+    """Supervised workers that outlive one batch: extraction, then locating the findings,
+    without starting (and importing libcst in) new processes.
 
-    def __init__(self, jobs: Sequence[Job], processes: int, limit: float | None,
-                 done: Callable[[int, Any], None],
-                 extractor: Extractor | None = None, fresh: bool = False) -> None:
-        """``fresh``: start the workers from a new interpreter instead of forking this
-        process (see ``start_method``)."""
-        self._jobs = jobs
+    ``run`` hands out a batch of jobs; ``done(slot, result)`` hears every one, in completion
+    order (a ``FileError`` when it took too long or its worker died). Workers are forked
+    while this process is small; once it holds the whole program, set ``fresh``: a worker
+    started from then on (a replacement, or one more) is spawned (see ``start_method``).
+    Use as a context manager, or ``close`` it."""
+
+    def __init__(self, processes: int, extractor: Extractor | None = None) -> None:
+        """``extractor`` replaces the workers' per-file extraction (tests crash one)."""
         self._processes = processes
-        self._limit = limit
-        self._done = done
         self._extractor = extractor
-        self._context = multiprocessing.get_context(start_method(fresh))
-        self._pending: deque[list[int]] = deque()
+        self.fresh = False
         self._workers: list[_Worker] = []
         self._failed_starts = 0
+        self._pending: deque[list[int]] = deque()
+        self._jobs: Sequence[Job] = ()
+        self._limit: float | None = None
+        self._done: Callable[[int, Any], None] = lambda slot, result: None
+        self._task: Extractor | None = None
 
-    def run(self, chunks: list[list[int]],
-            meanwhile: Callable[[], bool] | None = None) -> None:
-        """Extract every chunk. ``meanwhile`` is this process's own work, done in small
-        steps while the workers run (it returns False when there is none left); what is
-        left of it when they are done is the caller's to finish."""
+    @property
+    def idle_workers(self) -> int:
+        """Workers already started and still alive (ready for the next batch)."""
+        return sum(1 for w in self._workers if w.process.is_alive())
+
+    def run(self, jobs: Sequence[Job], chunks: list[list[int]],
+            done: Callable[[int, Any], None], limit: float | None = None,
+            task: Extractor | None = None,
+            meanwhile: Callable[[], bool] | None = None, processes: int | None = None,
+            ) -> None:
+        """Run ``task`` (default: extraction) on ``jobs`` (indexed by slot), handed out in
+        ``chunks`` of slots to at most ``processes`` workers, each job within ``limit``
+        seconds. ``meanwhile`` is this process's own work, done in small steps while the
+        workers run (it returns False when there is none left); what is left of it when
+        they are done is the caller's to finish."""
+        self._jobs, self._limit, self._done, self._task = jobs, limit, done, task
         self._pending.extend(chunks)
         finished = False
         try:
-            for _ in range(min(self._processes, len(chunks))):
+            wanted = min(processes or self._processes, len(chunks))
+            while len(self._workers) < wanted:
                 self._workers.append(self._start())
             for worker in self._workers:
                 self._assign(worker)
@@ -125,12 +142,23 @@ class Pool:
                     self._step()
             finished = True
         finally:
-            self._stop_all(graceful=finished)
+            if not finished:
+                self._stop_all(graceful=False)
+
+    def close(self) -> None:
+        self._stop_all(graceful=True)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_all(graceful=exc[0] is None)
 
     # ------------------------------------------------------------------ workers
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_serve, args=(child, self._extractor),
+        context = multiprocessing.get_context(start_method(self.fresh))
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(target=_serve, args=(child, self._extractor),
                                         name="conclint-extract", daemon=True)
         process.start()
         child.close()
@@ -143,7 +171,7 @@ class Pool:
         worker.queue.extend(chunk)
         worker.started = None
         try:
-            worker.conn.send([(slot, self._jobs[slot]) for slot in chunk])
+            worker.conn.send((self._task, [(slot, self._jobs[slot]) for slot in chunk]))
         except OSError:
             pass  # it died while idle: seen as a failed start by the next wait
 
