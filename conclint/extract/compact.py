@@ -20,13 +20,41 @@ from conclint.extract.facts import EMPTY_MAP, Arg, ModuleFacts
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, bytes})
 _SHAREABLE = frozenset({str, int, Arg})
-_FACTS = frozenset(
-    value for value in vars(facts_module).values()
-    if isinstance(value, type) and dataclasses.is_dataclass(value))
+_FACTS = {value.__name__: value for value in vars(facts_module).values()
+          if isinstance(value, type) and dataclasses.is_dataclass(value)}
+
+# How to compact a field, by its annotation (anything else takes the general way).
+_SKIP, _STR, _STRS, _INTS, _FACT_LIST, _ARGS, _STR_MAP, _NAME_MAP = range(8)
+_BY_ANNOTATION = {
+    "Loc": _SKIP, "Loc | None": _SKIP, "int": _SKIP, "bool": _SKIP,
+    "str": _STR, "str | None": _STR,
+    "tuple[str, ...]": _STRS, "tuple[str | None, ...]": _STRS, "Sequence[str]": _STRS,
+    "Collection[str]": _STRS,
+    "tuple[int, ...]": _INTS, "tuple[Loc, Loc]": _INTS, "tuple[Loc, Loc] | None": _INTS,
+    "tuple[Arg, ...]": _ARGS,
+    "Mapping[str, str]": _STR_MAP, "Mapping[str, Loc]": _NAME_MAP,
+    **{f"Sequence[{name}]": _FACT_LIST for name in _FACTS},
+}
+_GENERAL = -1
+_NAMES, _INT, _ARG = frozenset({str, type(None)}), frozenset({int}), frozenset({Arg})
+
+
+def _plan(cls: type) -> tuple[tuple[str, int], ...]:
+    """The fields of a fact class that may need compacting, each with how."""
+    plan = ((f.name, _BY_ANNOTATION.get(f.type, _GENERAL))  # type: ignore[arg-type]
+            for f in dataclasses.fields(cls))
+    return tuple((name, how) for name, how in plan if how != _SKIP)
+
+
+_PLANS = {cls: _plan(cls) for cls in _FACTS.values()}
 
 
 class _Compactor:
-    """Rebuilds values bottom-up, sharing equal immutable ones through ``self._shared``."""
+    """Rebuilds values bottom-up, sharing equal immutable ones through ``self._shared``.
+
+    Fact fields go by their annotation (``_PLANS``), so the common shapes (a string, a
+    tuple of names, a list of calls) take a direct path; a value of another shape than
+    annotated, and every other field, take the general one (``value``)."""
 
     def __init__(self) -> None:
         # Keys carry the element types: (1, 2) and (True, 2) are equal but must stay apart.
@@ -48,19 +76,42 @@ class _Compactor:
             return self._tuple(tuple(sorted(map(self.value, value))))  # type: ignore[call-overload]
         if kind is Arg:
             return self._arg(value)  # type: ignore[arg-type]
-        if kind in _FACTS:
+        if kind in _PLANS:
             self.fields(value)
         return value
 
     def fields(self, obj: object) -> None:
         """Compact the fields of a fact object in place (frozen ones too: not shared yet)."""
         shared = self._shared
-        for name in obj.__slots__:  # type: ignore[attr-defined]
+        for name, how in _PLANS[type(obj)]:
             old = getattr(obj, name)
             kind = type(old)
-            if kind in _ATOMS:
+            if kind is str:
+                new = shared.setdefault(old, old)
+            elif kind in _ATOMS:
                 continue
-            new = shared.setdefault(old, old) if kind is str else self.value(old)
+            elif not old and (kind is list or kind is tuple):
+                new = ()
+            elif how == _FACT_LIST and kind is list and _PLANS.keys() >= set(map(type, old)):
+                new = tuple(old)
+                for fact in new:
+                    self.fields(fact)
+            elif how == _STRS and (kind is list or kind is tuple) \
+                    and _NAMES.issuperset(map(type, old)):
+                new = self._tuple(tuple([s if s is None else shared.setdefault(s, s)
+                                         for s in old]))
+            elif how == _INTS and kind is tuple and _INT.issuperset(map(type, old)):
+                new = self._tuple(old)
+            elif how == _ARGS and kind is tuple and _ARG.issuperset(map(type, old)):
+                new = self._tuple(tuple(map(self._arg, old)))
+            elif how == _STR_MAP and kind is dict and old:
+                new = {shared.setdefault(k, k): shared.setdefault(v, v) if type(v) is str
+                       else self.value(v) for k, v in old.items()}
+            elif how == _NAME_MAP and kind is dict and old:
+                new = {shared.setdefault(k, k): v if type(v) is int else self.value(v)
+                       for k, v in old.items()}
+            else:
+                new = self.value(old)
             if new is not old:
                 object.__setattr__(obj, name, new)
 
