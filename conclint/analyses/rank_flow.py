@@ -89,6 +89,8 @@ class RankFlow:
 
     def divergences(self, where: Where) -> list[Divergence]:
         """The rank-dependent branches that make the ranks issue different collectives."""
+        if not self.ml.collective_reach.reached(where.qualname):
+            return []  # no collective here or below: nothing to diverge on (most functions)
         fn = where.function
         tests = RankTests(fn)
         rank_ifs = {b.loc for b in fn.branches

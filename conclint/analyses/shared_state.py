@@ -82,6 +82,7 @@ class SharedState:
             return edge.via_self and (caller.name in _OWNING or edge.caller in building)
 
         self.entry = EntryHeld(program, calls, held, skip=while_building)
+        shared: dict[object, object] = {}  # one object for equal keys and lock sets
         for where in program.iter_functions():
             fn = where.function
             if not fn.accesses:
@@ -97,7 +98,9 @@ class SharedState:
                 for index in access.held:
                     locks.update(self._acquired(where, index, acquired[index]))
                 owned = (in_init and access.space == "attr") or where.qualname in forked
-                use = Use(where, access, key, frozenset(locks), owned)
+                key = shared.setdefault(key, key)  # type: ignore[assignment]
+                frozen = frozenset(locks)
+                use = Use(where, access, key, shared.setdefault(frozen, frozen), owned)  # type: ignore[arg-type]
                 self.uses.setdefault(key, []).append(use)
                 self.space[key] = access.space
 

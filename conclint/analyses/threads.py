@@ -130,6 +130,11 @@ class ThreadContexts:
             if not calls.callers(q) and q not in self.contexts and q not in self._overriding
         ]
         self._visit(MAIN, [(q, ROOT) for q in roots])
+        # Most functions are reached alike (from the main context, with its ``self``): one
+        # table for all of those instead of one each.
+        tables: dict[tuple[tuple[str, frozenset[str]], ...], dict[str, frozenset[str]]] = {}
+        for function, contexts in self.reach.items():
+            self.reach[function] = tables.setdefault(tuple(contexts.items()), contexts)
         self._intervals: dict[str, dict[str, list[Interval]]] = {}
         self._joined: dict[str, dict[str, int]] = {}  # context -> function -> join ordinal
         self._methods_memo: dict[tuple[str, str], list[Where]] | None = None
