@@ -119,6 +119,9 @@ class CallGraph:
         program = self.program
         program.track_reads(track)
         for index in indices:
+            if not track:  # nothing to remember: no read sets to keep either
+                yield index, [self._resolve_function(w) for w in modules[index][1]], frozenset()
+                continue
             program.start_reading()
             try:
                 resolved = [self._resolve_function(where) for where in modules[index][1]]

@@ -64,8 +64,10 @@ class Analyses:
     def calls(self) -> CallGraph:
         extra = frozenset(name.rpartition(".")[2] for name in (
             *self.declared_blocking, *self.program.lock_factories))
-        return self._timed("call graph", lambda: CallGraph(self.program, extra, self.memory,
-                                                                 self.processes))
+        graph = self._timed("call graph", lambda: CallGraph(self.program, extra, self.memory,
+                                                                  self.processes))
+        self.program.forget_call_targets()  # the graph holds them; later lookups are few
+        return graph
 
     @cached_property
     def held(self) -> HeldLocks:

@@ -165,7 +165,8 @@ class Program:
         from count as read by the caller too. ``guard``: while it is being computed, a
         request for it (a self-referential definition) gets None."""
         if key in memo:
-            self._read_as(memo, key)
+            if self._reads:
+                self._read_as(memo, key)
             return memo[key]
         if guard:
             memo[key] = None  # type: ignore[assignment]
@@ -332,6 +333,11 @@ class Program:
         if where.nested or head in fn.locals or head in fn.nested:
             return where.qualname
         return where.module.module
+
+    def forget_call_targets(self) -> None:
+        """Drop the memo of call targets (the call graph keeps what it found): it is the
+        size of the program's call sites, and later lookups are few."""
+        self._call_memo.clear()
 
     def resolve_call(self, where: Where, call: Call) -> CallTarget:
         return self._memoised(self._call_memo, (self._scope_key(where, call.callee), call.callee),
