@@ -171,7 +171,7 @@ def bench_corpus(name: str, files: list[Path], root: Path, jobs: int, runs: int)
             "peak memory / parse floor": memory["conclint cold"] / memory["libcst parse floor"],
         }
         return {"corpus": name, "files": len(corpus), "lines": lines, "jobs": jobs,
-                "runs": runs, "seconds": medians,
+                "runs": runs, "seconds": medians, "samples": samples,
                 "peak_rss_mib": {k: v / 1024 for k, v in memory.items() if k in medians},
                 "ratios": ratios}
 
@@ -192,10 +192,11 @@ def print_report(results: list[dict]) -> None:
     for result in results:
         print(f"\n{result['corpus']}: {result['files']} files, {result['lines']:,} lines, "
               f"{result['jobs']} jobs, median of {result['runs']}")
-        print(f"  {'measurement':<34} {'seconds':>9} {'peak MiB':>9}")
+        print(f"  {'measurement':<34} {'seconds':>9} {'peak MiB':>9}  {'runs (min-max s)':>16}")
         for key, seconds in result["seconds"].items():
             rss = result["peak_rss_mib"].get(key, 0.0)
-            print(f"  {key:<34} {seconds:9.2f} {rss:9.0f}")
+            runs = result["samples"][key]
+            print(f"  {key:<34} {seconds:9.2f} {rss:9.0f}  {min(runs):7.2f}-{max(runs):<8.2f}")
         print(f"  {'ratio':<34} {'value':>9} {'target':>9}")
         for key, value in result["ratios"].items():
             target = TARGETS[key]
