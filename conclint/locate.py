@@ -8,6 +8,9 @@ identical, and positioned; both passes stop once the reported nodes are done wit
 
 from __future__ import annotations
 
+import ast
+import re
+import warnings
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 
@@ -28,43 +31,110 @@ class _Numbered(Exception):
 def _spans_of_file(path: str, module: str, is_package: bool,
                    wanted: Collection[Loc] | None = None) -> dict[Loc, Span]:
     """The spans of the nodes numbered ``wanted`` (None: of every numbered node)."""
-    import libcst as cst  # only for files with findings
-
     from conclint.extract.decode import read_source
-    from conclint.extract.source import parse_source
-    from conclint.extract.walker import ModuleWalker
-    from conclint.positions import positions
 
     text = read_source(path)
     if isinstance(text, FileError):
         return {}
-    tree = parse_source(path, text)
-    if isinstance(tree, FileError):
-        return {}
-    last = max(wanted, default=0) if wanted is not None else None
-    nodes: dict[Loc, cst.CSTNode] = {}
+    runs = _statement_runs(text) if wanted else None
+    found = _Numbering(path, module, is_package, wanted).by_runs(runs) if runs else None
+    if found is None:
+        found = _Numbering(path, module, is_package, wanted).by_runs([(1, text)])
+    return found or {}
 
-    def number(node: cst.CSTNode) -> None:
-        loc = len(nodes) + 1
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            node = node.name
-        nodes[loc] = node
-        if loc == last:
+
+class _Numbering:
+    """Walks source text as extraction did, to find the nodes behind ordinals."""
+
+    def __init__(self, path: str, module: str, is_package: bool,
+                 wanted: Collection[Loc] | None) -> None:
+        import libcst as cst  # only for files with findings
+
+        from conclint.extract.walker import ModuleWalker
+
+        self._definitions = (cst.FunctionDef, cst.ClassDef)  # located by their names
+        self.path = path
+        self.wanted = wanted
+        self.nodes: list[object] = []  # by ordinal - 1
+        self.walker = ModuleWalker(path, module, is_package, on_number=self._number)
+        self._last = max(wanted, default=0) if wanted is not None else None
+
+    def _number(self, node: object) -> None:
+        if type(node) in self._definitions:
+            node = node.name  # type: ignore[attr-defined]
+        self.nodes.append(node)
+        if len(self.nodes) == self._last:
             raise _Numbered
 
+    def by_runs(self, runs: list[tuple[int, str]]) -> dict[Loc, Span] | None:
+        """Parse and walk ``runs`` of whole top-level statements (first line, text) in
+        order, numbering on across them, until the last wanted node; None when a run does
+        not parse (the cut was wrong: the caller parses the whole file instead)."""
+        from conclint.extract.source import parse_source
+        from conclint.positions import positions
+
+        spans: dict[Loc, Span] = {}
+        for index, (first_line, text) in enumerate(runs):
+            tree = parse_source(self.path, text)
+            if isinstance(tree, FileError):
+                return None if len(runs) > 1 else {}
+            if index == 0:
+                self.walker.begin(tree.body)
+            before = len(self.nodes)
+            finished = False
+            try:
+                finished = not self.walker.walk_more(tree.body)
+            except _Numbered:
+                finished = True
+            here = {loc: self.nodes[loc - 1] for loc in (
+                self.wanted if self.wanted is not None else range(before + 1, len(self.nodes) + 1))
+                if before < loc <= len(self.nodes)}
+            if here:
+                ranges = positions(tree, here.values() if self.wanted is not None else None)
+                shift = first_line - 1
+                for loc, node in here.items():
+                    if node in ranges:
+                        (line, column), (end_line, end_column) = ranges[node]
+                        spans[loc] = Span(line + shift, column + 1, end_line + shift,
+                                          end_column + 1)
+            if finished:
+                break
+        return spans
+
+
+_RUN_CHARS = 16_384  # about 30 ms of parsing: the most parsed beyond the last wanted node
+
+
+def _statement_runs(text: str) -> list[tuple[int, str]] | None:
+    """``text`` cut between top-level statements into runs of about ``_RUN_CHARS``, as
+    (first line, text); None when there is nothing to gain or the cut cannot be trusted:
+    a short file, carriage returns (line numbering), or code the compiler's parser
+    rejects. Only the parser runs (``PyCF_ONLY_AST``): nothing is executed."""
+    if len(text) <= 2 * _RUN_CHARS or "\r" in text:
+        return None
     try:
-        ModuleWalker(path, module, is_package, on_number=number).walk(tree)
-    except _Numbered:
-        pass
-    if wanted is not None:
-        nodes = {loc: nodes[loc] for loc in wanted if loc in nodes}
-    ranges = positions(tree, nodes.values() if wanted is not None else None)
-    spans = {}
-    for loc, node in nodes.items():
-        if node in ranges:
-            (line, column), (end_line, end_column) = ranges[node]
-            spans[loc] = Span(line, column + 1, end_line, end_column + 1)
-    return spans
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences...
+            tree = compile(text, "<locate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    ends: list[int] = []  # the last line of each statement as libcst sees them
+    for stmt in tree.body:  # type: ignore[attr-defined]
+        end = stmt.end_lineno or stmt.lineno
+        if ends and stmt.lineno == ends[-1]:  # ``a = 1; b = 2``: one statement line
+            ends[-1] = max(ends[-1], end)
+        else:
+            ends.append(end)
+    runs: list[tuple[int, str]] = []
+    first = 1
+    for end in ends[:-1]:
+        start, stop = line_starts[first - 1], line_starts[min(end, len(line_starts) - 1)]
+        if stop - start >= _RUN_CHARS:
+            runs.append((first, text[start:stop]))
+            first = end + 1
+    runs.append((first, text[line_starts[first - 1]:]))
+    return runs if len(runs) > 1 else None
 
 
 class Locator:

@@ -7,6 +7,11 @@ import libcst as cst
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b().c[0]`` -> ``"a.b().c[]"``; None for anything that is not such a chain."""
+    kind = type(node)
+    if kind is cst.Name:  # the common cases first: ``x`` and ``x.y``
+        return node.value  # type: ignore[attr-defined]
+    if kind is cst.Attribute and type(node.value) is cst.Name:  # type: ignore[attr-defined]
+        return f"{node.value.value}.{node.attr.value}"  # type: ignore[attr-defined]
     parts: list[str] = []
     while True:
         if type(node) is cst.Name:

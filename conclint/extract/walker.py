@@ -151,15 +151,26 @@ class ModuleWalker:
 
     # ----------------------------------------------------------------- entry
     def walk(self, module: cst.Module) -> ModuleFacts:
-        top = Function(qualname="<module>", name="<module>", cls=None, params=(),
-                       decorators=(), is_async=False, loc=0)
-        self.facts.functions.append(top)
-        self._module_names = module_names(module.body)
-        self._scopes.append(_Scope(top, shared=self._shared))
-        self._block(module.body)
+        self.begin(module.body)
+        self.walk_more(module.body)
         self._scopes.pop()
         drop_unwritten_reads(self.facts)
         return self.facts
+
+    def begin(self, body: Sequence[cst.CSTNode]) -> None:
+        """Open the module's top-level scope; ``body``: its statements (or the first of them,
+        when only the numbering matters: see ``walk_more``)."""
+        top = Function(qualname="<module>", name="<module>", cls=None, params=(),
+                       decorators=(), is_async=False, loc=0)
+        self.facts.functions.append(top)
+        self._module_names = module_names(body)
+        self._scopes.append(_Scope(top, shared=self._shared))
+
+    def walk_more(self, body: Sequence[cst.CSTNode]) -> bool:
+        """Walk the next top-level statements, numbering on from the last ones (locating
+        walks a long file a run of statements at a time); False once control cannot reach
+        what follows (the walk of the module ends there)."""
+        return self._block(body)
 
     def _number(self, node: cst.CSTNode) -> Loc:
         """Give ``node`` the next ordinal (nodes are numbered once, in source pre-order)."""
@@ -780,8 +791,9 @@ class ModuleWalker:
         ``sink`` says where the expression's value flows (see ``Function.uses``); only
         names, ``self`` attributes and calls record it.
         """
-        if type(node) in _ATOMS:
-            if type(node) is cst.Name:
+        kind = type(node)
+        if kind in _ATOMS:
+            if kind is cst.Name:
                 self._name_use(node.value, sink=sink)
                 if self._in_function and node is not self._suppress:
                     shared = self._shared  # the common case inline: a plain local
@@ -792,9 +804,9 @@ class ModuleWalker:
                             or shared.declared or shared.captured:
                         self._read_name(node, in_test)
             return
-        if type(node) is cst.Call:
+        if kind is cst.Call:
             self._call(node, discarded, target, in_test, awaited, sink)
-        elif type(node) is cst.Attribute:
+        elif kind is cst.Attribute:
             base = node.value
             if type(base) is cst.Name:
                 if sink is not None and sink[0] != ".":
@@ -811,62 +823,62 @@ class ModuleWalker:
                     self._shared_name(base, in_test)
             else:
                 self._expr(base, in_test=in_test, sink="." + node.attr.value)
-        elif type(node) is cst.Await:
+        elif kind is cst.Await:
             if type(node.expression) is not cst.Call:
                 scope = self._scope
                 scope.fn.suspends.append((self._number(node), tuple(scope.held)))
             self._expr(node.expression, discarded=discarded, target=target, awaited=True,
                        sink=sink)
-        elif type(node) is cst.BooleanOperation:
+        elif kind is cst.BooleanOperation:
             self._expr(node.left, in_test=in_test, sink=sink)
             self._expr(node.right, in_test=in_test, sink=sink)
-        elif type(node) is cst.BinaryOperation:
+        elif kind is cst.BinaryOperation:
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
-        elif type(node) is cst.Comparison:
+        elif kind is cst.Comparison:
             self._expr(node.left, in_test=in_test)
             for comparison in node.comparisons:
                 self._expr(comparison.comparator, in_test=in_test)
-        elif type(node) is cst.UnaryOperation:
+        elif kind is cst.UnaryOperation:
             self._expr(node.expression, in_test=in_test)
-        elif type(node) is cst.Subscript:
+        elif kind is cst.Subscript:
             self._expr(node.value, in_test=in_test, sink=".[]")
             for element in node.slice:
                 self._slice(element.slice, in_test)
-        elif type(node) in (cst.Tuple, cst.List, cst.Set):
+        elif kind in (cst.Tuple, cst.List, cst.Set):
             inner = _elem_sink(sink)
             for element in node.elements:
                 self._expr(element.value, in_test=in_test, sink=inner)
-        elif type(node) is cst.Dict:
+        elif kind is cst.Dict:
             inner = _elem_sink(sink)
             for element in node.elements:
                 if type(element) is cst.DictElement:
                     self._expr(element.key, in_test=in_test, sink=inner)
                 self._expr(element.value, in_test=in_test, sink=inner)
-        elif type(node) is cst.Lambda:
+        elif kind is cst.Lambda:
             self._lambda(node)
-        elif type(node) in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
+        elif kind in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
             self._comprehension(node, in_test, _elem_sink(sink))
-        elif type(node) is cst.IfExp:
+        elif kind is cst.IfExp:
             self._expr(node.body, in_test=in_test, sink=sink)
             self._expr(node.test, in_test=in_test)
             self._expr(node.orelse, in_test=in_test, sink=sink)
-        elif type(node) in (cst.Yield, cst.From):
+        elif kind in (cst.Yield, cst.From):
             self._yield(node)
-        elif type(node) is cst.NamedExpr:
+        elif kind is cst.NamedExpr:
             name = node.target.value if type(node.target) is cst.Name else None
             self._expr(node.value, in_test=in_test, sink="=" + name if name else "?")
             if name is not None:
                 self._scope.tracked.add(name)
                 if self._in_function:
                     self._shared.bound.add(name)
-        elif type(node) is cst.StarredElement:
+        elif kind is cst.StarredElement:
             self._expr(node.value, in_test=in_test, sink=sink)
-        elif type(node) is cst.FormattedString:
+        elif kind is cst.FormattedString:
             for part in node.parts:
                 if type(part) is cst.FormattedStringExpression:
                     self._expr(part.expression, in_test=in_test)
-        elif type(node) is cst.ConcatenatedString:
+        elif kind is cst.ConcatenatedString:
             self._expr(node.left, in_test=in_test)
             self._expr(node.right, in_test=in_test)
 
