@@ -34,6 +34,7 @@ _CONCLINT = re.compile(
 _NOQA = re.compile(
     r"#\s*(?i:noqa)(?:\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?")
 _SELECTOR = re.compile(r"[^,\s]+")
+_MAY_DIRECT = re.compile(r"conclint|noqa", re.IGNORECASE)
 # Directives that are not suppressions: contracts read by the extraction (the guarded-by
 # annotation on an assignment, checked by CL306).
 _ANNOTATIONS = frozenset({"guarded-by"})
@@ -109,7 +110,9 @@ class FileSuppressions:
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        scanned = scan(text)
+        # Tokenizing is slow (pure Python); a file that never says "conclint" or "noqa" has
+        # no directive, and then neither comments nor statement lines are needed.
+        scanned = scan(text) if _MAY_DIRECT.search(text) else Comments()
         self.first_line = scanned.first_line
         self.by_line: dict[int, list[Directive]] = {}
         self.whole_file: list[Directive] = []

@@ -42,6 +42,18 @@ def test_unsuppressed_finding_is_reported(tmp_path: Path) -> None:
     assert found(tmp_path, "        return Q.get()\n") == [(10, 16, "CL104")]
 
 
+def test_a_file_without_directives_is_not_tokenized(tmp_path: Path, monkeypatch) -> None:
+    import conclint.suppress as suppress
+
+    def refuse(text: str) -> None:
+        raise AssertionError("tokenized")
+
+    monkeypatch.setattr(suppress, "scan", refuse)
+    assert found(tmp_path, "        return Q.get()  # drained later\n") == [(10, 16, "CL104")]
+    with pytest.raises(AssertionError, match="tokenized"):
+        found(tmp_path, "        return Q.get()  # NoQa: CL104\n")
+
+
 @pytest.mark.parametrize("comment", [
     "# conclint: ignore[CL104]",
     "# conclint: ignore[blocking-call-under-lock]",
