@@ -169,7 +169,7 @@ class Locator:
             missing = wanted[path] - known.keys()
             if missing and path not in self._complete:
                 todo.append((path, missing))
-        running = pool.idle_workers if pool is not None else 0
+        running = pool.live_workers if pool is not None else 0
         if not todo or jobs <= 1 or (len(todo) < _IN_PROCESS and not running):
             for path, missing in todo:
                 self._located(path, missing)

@@ -94,12 +94,12 @@ def test_a_batch_reuses_the_workers_of_the_last(tmp_path: Path) -> None:
     with Pool(2) as pool:
         pool.run(jobs, [[0, 1, 2], [3, 4, 5]], pids.__setitem__, task=worker_pid)
         first = set(pids.values())
-        assert pool.idle_workers == 2
+        assert pool.live_workers == 2
         pids.clear()
         pool.fresh = True  # as when locating: only new workers would be spawned
         pool.run(jobs, [[n] for n in range(6)], pids.__setitem__, task=worker_pid)
         assert len(first) == 2 and set(pids.values()) == first
-    assert pool.idle_workers == 0
+    assert pool.live_workers == 0
 
 
 def _every_ordinal(path: Path) -> tuple[dict, dict]:

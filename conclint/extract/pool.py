@@ -95,7 +95,7 @@ class Pool:
     order (a ``FileError`` when it took too long or its worker died). Workers are forked
     while this process is small; once it holds the whole program, set ``fresh``: a worker
     started from then on (a replacement, or one more) is spawned (see ``start_method``).
-    Use as a context manager, or ``close`` it."""
+    Use it as a context manager: leaving it stops the workers."""
 
     def __init__(self, processes: int, extractor: Extractor | None = None) -> None:
         """``extractor`` replaces the workers' per-file extraction (tests crash one)."""
@@ -111,8 +111,8 @@ class Pool:
         self._task: Extractor | None = None
 
     @property
-    def idle_workers(self) -> int:
-        """Workers already started and still alive (ready for the next batch)."""
+    def live_workers(self) -> int:
+        """Workers started and still alive: between batches, ready for the next one."""
         return sum(1 for w in self._workers if w.process.is_alive())
 
     def run(self, jobs: Sequence[Job], chunks: list[list[int]],
@@ -145,9 +145,6 @@ class Pool:
             if not finished:
                 self._stop_all(graceful=False)
 
-    def close(self) -> None:
-        self._stop_all(graceful=True)
-
     def __enter__(self) -> Pool:
         return self
 
@@ -159,7 +156,7 @@ class Pool:
         context = multiprocessing.get_context(start_method(self.fresh))
         parent, child = context.Pipe(duplex=True)
         process = context.Process(target=_serve, args=(child, self._extractor),
-                                        name="conclint-extract", daemon=True)
+                                  name="conclint-extract", daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)
