@@ -8,13 +8,12 @@ identical, and positioned; both passes stop once the reported nodes are done wit
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 
 from conclint.extract.cache import FactsCache
+from conclint.extract.compiler import REFUSALS, compiler_tree
 from conclint.extract.decode import file_size
 from conclint.extract.facts import FileError, Loc, Span
 from conclint.extract.pool import Pool
@@ -86,9 +85,9 @@ class _Numbering:
                 finished = not self.walker.walk_more(tree.body)
             except _Numbered:
                 finished = True
-            here = {loc: self.nodes[loc - 1] for loc in (
-                self.wanted if self.wanted is not None else range(before + 1, len(self.nodes) + 1))
-                if before < loc <= len(self.nodes)}
+            numbered = range(before + 1, len(self.nodes) + 1)  # in this run
+            locs = numbered if self.wanted is None else [n for n in self.wanted if n in numbered]
+            here = {loc: self.nodes[loc - 1] for loc in locs}
             if here:
                 ranges = positions(tree, here.values() if self.wanted is not None else None)
                 shift = first_line - 1
@@ -109,18 +108,16 @@ def _statement_runs(text: str) -> list[tuple[int, str]] | None:
     """``text`` cut between top-level statements into runs of about ``_RUN_CHARS``, as
     (first line, text); None when there is nothing to gain or the cut cannot be trusted:
     a short file, carriage returns (line numbering), or code the compiler's parser
-    rejects. Only the parser runs (``PyCF_ONLY_AST``): nothing is executed."""
+    rejects."""
     if len(text) <= 2 * _RUN_CHARS or "\r" in text:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences...
-            tree = compile(text, "<locate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        tree = compiler_tree(text, "<locate>")
+    except (SyntaxError, *REFUSALS):
         return None
     line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
     ends: list[int] = []  # the last line of each statement as libcst sees them
-    for stmt in tree.body:  # type: ignore[attr-defined]
+    for stmt in tree.body:
         end = stmt.end_lineno or stmt.lineno
         if ends and stmt.lineno == ends[-1]:  # ``a = 1; b = 2``: one statement line
             ends[-1] = max(ends[-1], end)

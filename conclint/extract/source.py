@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import traceback
-import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import libcst as cst
 
 from conclint.extract.compact import compact
+from conclint.extract.compiler import REFUSALS, compiler_tree
 from conclint.extract.decode import read_source
 from conclint.extract.facts import ExtractResult, FileError
 from conclint.extract.names import with_names
@@ -40,13 +39,11 @@ def syntax_error(path: str, text: str, err: cst.ParserSyntaxError) -> FileError:
     "Missing parentheses in call to 'print'" for Python 2 code), else libcst's. Only the
     compiler's parser runs (``PyCF_ONLY_AST``): nothing is executed."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences...
-            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        compiler_tree(text, path)
     except SyntaxError as cpython:
         return FileError(path, "parse", f"syntax error: {cpython.msg}", cpython.lineno or 1,
                          cpython.offset or 1)
-    except (ValueError, RecursionError, MemoryError, OverflowError):
+    except REFUSALS:
         pass
     else:
         return FileError(path, "parse", "syntax that this Python accepts but libcst "
