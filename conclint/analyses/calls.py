@@ -25,7 +25,7 @@ _CALLS_WORTH_A_PROCESS = 20_000  # resolving fewer call sites is quicker than fo
 Resolved = tuple[tuple[CallTarget, ...], tuple[tuple[str, int, bool], ...], tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
 class Edge:
     """One call site in ``caller`` that may run ``callee``."""
 

@@ -36,7 +36,11 @@ EMPTY_MAP: Mapping = _EmptyMap()
 class _Fact:
     """Pickled as a call of its constructor with the field values: loading the facts of a
     whole tree is then mostly C code (the default for slotted dataclasses passes a dict of
-    field names per object, and frozen ones add a Python-level ``__setstate__``)."""
+    field names per object, and frozen ones add a Python-level ``__setstate__``).
+
+    Facts are read-only once extracted, by convention: the classes loaded by the hundred
+    thousand (``Arg``, ``Branch``) are not frozen, because a frozen dataclass's constructor
+    sets each field through ``object.__setattr__``, three times the cost of a plain one."""
 
     __slots__ = ()
 
@@ -60,7 +64,7 @@ class Span(_Fact):
 Loc = int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see ``_Fact``
 class Arg(_Fact):
     """One argument of a call as the analyses need it."""
 
@@ -123,7 +127,7 @@ class ReleaseIssue(_Fact):
 Test = tuple
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see ``_Fact``
 class Branch(_Fact):
     """A point where control splits, with the ordinal ranges of its arms.
 

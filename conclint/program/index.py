@@ -35,7 +35,7 @@ _NO_READS: Reads = frozenset()
 _IN_PROGRESS: Reads = frozenset({VOLATILE})  # a result still being computed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
 class Where:
     """A function together with its module: the scope text is resolved in."""
 
@@ -50,14 +50,14 @@ class Where:
 
     def __post_init__(self) -> None:
         fn, module = self.function, self.module.module
-        object.__setattr__(self, "qualname", f"{module}.{fn.qualname}")
+        self.qualname = f"{module}.{fn.qualname}"
         receiver = fn.cls is not None and bool(fn.params) and "staticmethod" not in fn.decorators
         kind = "cls" if "classmethod" in fn.decorators else "self"
-        object.__setattr__(self, "receiver_scope", f"{module}:{fn.cls}:{kind}" if receiver else "")
-        object.__setattr__(self, "nested", "<" in fn.qualname[1:])
+        self.receiver_scope = f"{module}:{fn.cls}:{kind}" if receiver else ""
+        self.nested = "<" in fn.qualname[1:]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
 class CallTarget:
     """What a call site calls: an analysed function and/or an external API name."""
 
