@@ -15,6 +15,6 @@ if sys.path and not sys.flags.safe_path and os.path.abspath(sys.path[0] or os.cu
     del sys.path[0]
 
 if __name__ == "__main__":
-    from conclint.cli import main
+    from conclint.cli import entry
 
-    sys.exit(main())
+    entry()

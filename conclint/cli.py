@@ -10,6 +10,7 @@ import argparse
 import gc
 import os
 import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -149,7 +150,23 @@ def _console(stream: object = None, color: bool = True) -> Console:
                    soft_wrap=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def entry() -> NoReturn:
+    """The ``conclint`` command: ``main``, then the process ends at once. Freeing the facts
+    and analyses of a large run object by object takes longer than dropping them with the
+    process (a few tenths of a second on the standard library); the output is flushed."""
+    kept: list[object] = []
+    code = main(keep=kept)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
+            pass
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None, keep: list[object] | None = None) -> int:
+    """Run ``conclint`` with ``argv`` and return its exit code; ``keep`` receives the run's
+    facts and analyses instead of letting them be freed (see ``entry``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     # A file name that is not valid UTF-8, or an ASCII-only terminal, must not crash a report.
     for stream in (sys.stdout, sys.stderr):
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     gc.disable()  # a short run of many small objects and no cycles: the GC only costs time
     try:
-        return _lint(args)
+        return _lint(args, keep)
     except UsageError as err:
         _console(sys.stderr).print(f"conclint: error: {err}", highlight=False, markup=False)
         return EXIT_USAGE
@@ -172,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _lint(args: argparse.Namespace) -> int:
+def _lint(args: argparse.Namespace, keep: list[object] | None = None) -> int:
     if args.statistics and args.format not in ("text", "json"):
         raise UsageError("--statistics works with --format text or json")
     timings = Timings()
@@ -190,12 +207,15 @@ def _lint(args: argparse.Namespace) -> int:
                               force_exclude=args.force_exclude)
     baseline = Baseline.load(args.baseline) if args.baseline else None
 
+    cache = _cache(args, pyproject)
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
-        result = analyse(scope.files, enabled, args.jobs or usable_cpus(),
-                         _cache(args, pyproject), timings, progress,
+        result = analyse(scope.files, enabled, args.jobs or usable_cpus(), cache, timings,
+                         progress,
                          extensions=config.knowledge(),
                          free_threaded=args.free_threaded or config.free_threaded,
-                         timeout=args.timeout or None)
+                         timeout=args.timeout or None, retain=keep is not None)
+    if keep is not None:
+        keep.extend(result.retained)
     if args.verbose:
         for trace in result.tracebacks:
             _console(sys.stderr).print(trace, highlight=False, markup=False)
@@ -203,7 +223,7 @@ def _lint(args: argparse.Namespace) -> int:
     reported = [f.path for f in scope.reported]
     with timings.phase("filter"):
         diagnostics = Filter.from_config(config, enabled).apply(result.diagnostics, reported,
-                                                                sources)
+                                                                sources, cache)
     if args.write_baseline:
         return _write_baseline(args, diagnostics, len(reported), sources)
     outcome = None

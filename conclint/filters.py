@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from conclint.config import Config, selector_matches
 from conclint.diagnostics import Diagnostic
 from conclint.discover import path_matches
+from conclint.extract.cache import FactsCache
 from conclint.source import Sources
 from conclint.suppress import apply_suppressions
 
@@ -48,8 +49,8 @@ class Filter:
         return cached
 
     def apply(self, diagnostics: Iterable[Diagnostic], reported: list[str],
-              sources: Sources) -> list[Diagnostic]:
-        """The findings to report, sorted.
+              sources: Sources, cache: FactsCache | None = None) -> list[Diagnostic]:
+        """The findings to report, sorted (``cache``: where the files' comments are kept).
 
         ``reported`` are the paths of the files to report on; a finding counts when it is
         located in one of them or its evidence passes through one (a lock-order cycle
@@ -62,5 +63,5 @@ class Filter:
                 or any(os.path.abspath(p) in wanted for p in (d.path, *(r.path for r in d.related))))
             and d.code in self.enabled_for(d.path)
         ]
-        kept = apply_suppressions(kept, reported, self.enabled_for, sources)
+        kept = apply_suppressions(kept, reported, self.enabled_for, sources, cache)
         return sorted(set(kept), key=Diagnostic.sort_key)

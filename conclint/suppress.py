@@ -21,6 +21,7 @@ import re
 import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from conclint.checks.base import diagnostic
 from conclint.checks.registry import BY_NAME, FAMILIES, RULES
@@ -28,6 +29,9 @@ from conclint.config import closest_rule, selector_matches
 from conclint.diagnostics import Diagnostic
 from conclint.extract.facts import Span
 from conclint.source import Sources
+
+if TYPE_CHECKING:
+    from conclint.extract.cache import FactsCache
 
 _CONCLINT = re.compile(
     r"#\s*conclint\s*:\s*(?P<word>[\w-]*)(?:\s*\[(?P<codes>[^\]]*)(?P<close>\])?)?")
@@ -74,6 +78,24 @@ class Comments:
     first_line: dict[int, int] = field(default_factory=dict)  # line -> its statement's first
     header_end: int = 1 << 30  # first line of the first statement after the docstring
 
+    def to_json(self) -> dict[str, object]:
+        """As plain data, the statement lines only where they differ (multi-line ones)."""
+        return {"comments": self.comments, "header_end": self.header_end,
+                "first_line": [[line, first] for line, first in self.first_line.items()
+                               if line != first]}
+
+    @classmethod
+    def from_json(cls, data: object) -> Comments | None:
+        """What ``to_json`` wrote; None for anything else."""
+        try:
+            comments = [(int(line), int(column), str(text))
+                        for line, column, text in data["comments"]]  # type: ignore[index]
+            first_line = {int(line): int(first)
+                          for line, first in data["first_line"]}  # type: ignore[index]
+            return cls(comments, first_line, int(data["header_end"]))  # type: ignore[index]
+        except (TypeError, ValueError, KeyError):
+            return None
+
 
 def scan(text: str) -> Comments:
     """Comments and logical lines of ``text``; a tokenize error keeps what came before it."""
@@ -108,11 +130,8 @@ def scan(text: str) -> Comments:
 class FileSuppressions:
     """The suppression comments of one file, and the CL003 problems found in them."""
 
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, scanned: Comments) -> None:
         self.path = path
-        # Tokenizing is slow (pure Python); a file that never says "conclint" or "noqa" has
-        # no directive, and then neither comments nor statement lines are needed.
-        scanned = scan(text) if _MAY_DIRECT.search(text) else Comments()
         self.first_line = scanned.first_line
         self.by_line: dict[int, list[Directive]] = {}
         self.whole_file: list[Directive] = []
@@ -196,16 +215,26 @@ class FileSuppressions:
             self.by_line.setdefault(directive.line, []).append(directive)
 
 
-def load(path: str, sources: Sources) -> FileSuppressions | None:
-    """The file's suppressions; ``None`` (cheaply, without tokenizing) when it has none."""
+def load(path: str, sources: Sources, cache: FactsCache | None = None) -> FileSuppressions | None:
+    """The file's suppressions; ``None`` (cheaply, without tokenizing) when it has none.
+    Tokenizing is slow (pure Python before 3.12), so with a ``cache`` the comments of a
+    file are kept by its content, like its facts."""
     data = sources.data(path)
     if data is None:
         return None
     lowered = data.lower()  # much faster than a case-insensitive regex over every file
     if b"conclint" not in lowered and b"noqa" not in lowered:
         return None
-    text = sources.text(path)
-    return FileSuppressions(path, text) if text is not None else None
+    key = cache.comments_key(data) if cache is not None else None
+    scanned = Comments.from_json(cache.get_comments(key)) if cache and key else None
+    if scanned is None:
+        text = sources.text(path)
+        if text is None:
+            return None
+        scanned = scan(text) if _MAY_DIRECT.search(text) else Comments()
+        if cache is not None and key is not None:
+            cache.put_comments(key, scanned.to_json())
+    return FileSuppressions(path, scanned)
 
 
 def _unused(directive: Directive, path: str) -> Diagnostic:
@@ -230,11 +259,13 @@ def apply_suppressions(
     paths: Iterable[str],
     enabled_for: Callable[[str], frozenset[str]],
     sources: Sources,
+    cache: FactsCache | None = None,
 ) -> list[Diagnostic]:
     """Drop suppressed diagnostics; add CL003 for bad comments and CL004 for unused ones.
 
     ``paths`` are the checked files, whose comments are also checked themselves (CL003,
-    CL004); ``enabled_for`` gives the codes enabled for one file (after per-file ignores).
+    CL004); ``enabled_for`` gives the codes enabled for one file (after per-file ignores);
+    ``cache`` keeps the files' comments from one run to the next.
     """
     by_path: dict[str, list[Diagnostic]] = {}
     for d in diagnostics:
@@ -243,7 +274,7 @@ def apply_suppressions(
     checked = set(paths)
     for path in sorted(checked | set(by_path)):
         found = by_path.get(path, [])
-        suppressions = load(path, sources)
+        suppressions = load(path, sources, cache)
         if suppressions is None:
             kept.extend(found)
             continue

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from conclint.config import enabled_codes
 from conclint.suppress import scan
-from tests.helpers import lint_paths
+from tests.helpers import lint_paths, run_main
 
 DEFAULT = enabled_codes(None, (), ())
 WITH_UNUSED = enabled_codes(None, ("CL004",), ())
@@ -52,6 +53,40 @@ def test_a_file_without_directives_is_not_tokenized(tmp_path: Path, monkeypatch)
     assert found(tmp_path, "        return Q.get()  # drained later\n") == [(10, 16, "CL104")]
     with pytest.raises(AssertionError, match="tokenized"):
         found(tmp_path, "        return Q.get()  # NoQa: CL104\n")
+
+
+def test_a_cached_run_reuses_the_comments_of_an_unchanged_file(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    import conclint.suppress as suppress
+
+    last = "        )  # conclint: ignore[CL104]"
+    (tmp_path / "mod.py").write_text(HEADER + "        batch = [  # conclint: ignore[CL104]\n"
+                                     "            Q.get(),\n        ]\n        other = (\n"
+                                     f"            Q.get()\n{last}\n"
+                                     "        return batch, other\n", encoding="utf-8")
+
+    def lint() -> list[tuple[int, int, str]]:
+        ran = run_main("--format", "json", "--cache-dir", str(tmp_path / "cache"), "-j", "1",
+                       "--no-project", "--warn-unused-ignores", "mod.py", cwd=tmp_path)
+        return [(d["line"], d["column"], d["code"])
+                for d in json.loads(ran.stdout)["diagnostics"]]
+
+    expected = [(14, 13, "CL104"), (15, col(last, "CL104"), "CL004")]
+    assert lint() == expected
+    entries = list((tmp_path / "cache").rglob("*.comments"))
+    assert len(entries) == 1
+
+    def refuse(text: str) -> None:
+        raise AssertionError("tokenized")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(suppress, "scan", refuse)
+        assert lint() == expected  # the statement lines and comments came from the cache
+    entries[0].write_bytes(entries[0].read_bytes()[:-3] + b"]]}")  # the signature fails
+    assert lint() == expected
+    (tmp_path / "mod.py").write_text(HEADER + "        return Q.get()  # noqa: CL104\n",
+                                     encoding="utf-8")
+    assert lint() == []  # new bytes: their own comments, not those kept for the old ones
 
 
 @pytest.mark.parametrize("comment", [

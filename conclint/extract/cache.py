@@ -43,6 +43,7 @@ _RUN_MAGIC = b"conclint-run\n"
 _FINDINGS_MAGIC = b"conclint-findings\n"
 _INDEX_MAGIC = b"conclint-index\n"
 _CALLS_MAGIC = b"conclint-calls\n"
+_COMMENTS_MAGIC = b"conclint-comments\n"
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MAC_BYTES = 32
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "str", "int",
@@ -287,6 +288,26 @@ class FactsCache:
         rows = [{**asdict(r), "related": [asdict(s) for s in r.related]} for r in records]
         self._prepare()
         _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(rows).encode(), self._key))
+
+    def comments_key(self, data: bytes) -> str:
+        """The entry key of a file's comments (``conclint.suppress``): its bytes decide them."""
+        digest = hashlib.sha256(data)
+        digest.update(f"\0{self._salt}|comments".encode())
+        return digest.hexdigest()
+
+    def get_comments(self, key: str) -> object:
+        """What ``put_comments`` stored under ``key`` (plain JSON), or None."""
+        try:
+            with open(self._entry(key) + ".comments", "rb") as handle:
+                payload = unseal(_COMMENTS_MAGIC, handle.read(), self._key)
+            return json.loads(payload) if payload is not None else None
+        except (OSError, ValueError):
+            return None
+
+    def put_comments(self, key: str, value: object) -> None:
+        self._prepare()
+        _atomic_write(self._entry(key) + ".comments",
+                      seal(_COMMENTS_MAGIC, json.dumps(value).encode(), self._key))
 
     def get_call_graph(self) -> dict[str, tuple]:
         """The call graph records the last run left (``conclint.analyses.call_memory``):
