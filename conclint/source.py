@@ -22,11 +22,18 @@ class Sources:
 
     def data(self, path: str) -> bytes | None:
         if path not in self._data:
-            from conclint.extract.decode import read_bytes
-
-            data = read_bytes(path)  # refuses FIFOs and devices: never blocks
-            self._data[path] = data if isinstance(data, bytes) else None
+            self._data[path] = self.peek(path)
         return self._data[path]
+
+    def peek(self, path: str) -> bytes | None:
+        """The file's bytes, kept only if they were already: a look at every file of a
+        run (for suppression comments) must not hold them all at once."""
+        if path in self._data:
+            return self._data[path]
+        from conclint.extract.decode import read_bytes
+
+        data = read_bytes(path)  # refuses FIFOs and devices: never blocks
+        return data if isinstance(data, bytes) else None
 
     def text(self, path: str) -> str | None:
         from conclint.extract.decode import decode_source

@@ -219,7 +219,7 @@ def load(path: str, sources: Sources, cache: FactsCache | None = None) -> FileSu
     """The file's suppressions; ``None`` (cheaply, without tokenizing) when it has none.
     Tokenizing is slow (pure Python before 3.12), so with a ``cache`` the comments of a
     file are kept by its content, like its facts."""
-    data = sources.data(path)
+    data = sources.peek(path)
     if data is None:
         return None
     lowered = data.lower()  # much faster than a case-insensitive regex over every file
