@@ -7,11 +7,12 @@ Besides direct calls, a function passed to something that calls it before return
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from itertools import groupby
 
+from conclint.analyses.call_index import CallIndex
 from conclint.analyses.call_memory import CallMemory, ModuleRecord
 from conclint.extract.facts import Call
 from conclint.forked import Forked, can_fork
@@ -177,13 +178,16 @@ class CallGraph:
             targets = [CallTarget(*t) for t in table]
             if len(functions) != len(wheres):
                 return None
+            target = targets.__getitem__
             for where, (indices, passed, referenced) in zip(wheres, functions):
                 calls = len(where.function.calls)
-                places = [index for _, index, _ in passed]
-                if len(indices) != calls or places != sorted(places) or \
-                        any(not 0 <= i < calls for i in places):
+                if len(indices) != calls:
                     return None
-                decoded.append((tuple(targets[i] for i in indices), passed, referenced))
+                if passed:
+                    places = [index for _, index, _ in passed]
+                    if places != sorted(places) or any(not 0 <= i < calls for i in places):
+                        return None
+                decoded.append((tuple(map(target, indices)), passed, referenced))
         except (TypeError, ValueError, IndexError):  # not a record this version wrote
             return None
         return decoded
@@ -222,6 +226,22 @@ class CallGraph:
             value = self.program.resolve(where, arg.text)
             if isinstance(value, Func):
                 yield arg.text, value.qualname
+
+    def targets(self, qualname: str) -> tuple[CallTarget, ...]:
+        """What each call site of function ``qualname`` calls, in source order."""
+        found = self._targets.get(qualname)
+        return found[1] if found is not None else ()
+
+    @cached_property
+    def index(self) -> CallIndex:
+        """The functions by the APIs they call."""
+        return CallIndex(self)
+
+    def functions_calling(self, apis: Iterable[str] = (),
+                          last_names: Collection[str] = ()) -> list[Where]:
+        """The functions worth a look for call sites of ``apis`` or callees named one of
+        ``last_names``, in program order (see ``conclint.analyses.call_index``)."""
+        return self.index.functions_calling(apis, last_names)
 
     def resolved(self, qualname: str) -> Iterator[tuple[Call, CallTarget]]:
         """The call sites of function ``qualname`` in source order, each with its target."""

@@ -59,6 +59,7 @@ class Analyses:
     def build_shared(self) -> None:
         """Build what every rule family uses, so that processes forked afterwards share it."""
         self.held  # noqa: B018 - built for its side effect (with the call graph it needs)
+        self._timed("call index", lambda: self.calls.index)
 
     @cached_property
     def calls(self) -> CallGraph:

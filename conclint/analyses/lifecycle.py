@@ -103,7 +103,7 @@ class Lifecycle:
         for handle in handles.handles:
             self._by_function.setdefault(handle.where.qualname, []).append(handle)
         self._api_calls: dict[str, list[ApiCall]] = {}
-        for where in program.iter_functions():
+        for where in calls.functions_calling(_APIS):
             found = [(call, target, api) for call, target in calls.resolved(where.qualname)
                      if (api := api_name(target)) in _APIS]
             if found:

@@ -247,7 +247,7 @@ class LoopBlocking:
     # ----------------------------------------------------------- CL404
     def _slot_calls(self) -> Iterator[tuple[Where, Call, str, Call, CallTarget, int]]:
         """Every call of an API taking a callable whose callable argument is a call."""
-        for where in self.program.iter_functions():
+        for where in self.calls.functions_calling(CALLABLE_SLOTS):
             calls = where.function.calls
             for index, (call, target) in enumerate(self.calls.resolved(where.qualname)):
                 if not call.args or (target.external is None and target.function is None):

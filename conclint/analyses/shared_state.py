@@ -231,7 +231,7 @@ def _after_fork(program: Program, calls: CallGraph) -> set[str]:
     with ``_at_fork_reinit()``."""
     found: set[str] = set()
     names = {name.rpartition(".")[2] for name in AT_FORK}
-    for where in program.iter_functions():
+    for where in calls.functions_calling(last_names=names | {"_at_fork_reinit"}):
         for call, target in calls.resolved(where.qualname):
             last = call.callee.rpartition(".")[2]
             if last == "_at_fork_reinit":

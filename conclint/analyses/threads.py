@@ -112,7 +112,8 @@ class ThreadContexts:
         self._find_overrides()
         self._find_subclasses()
         subclass_names = frozenset(q.rpartition(".")[2] for q in self._thread_classes)
-        for where in program.iter_functions():
+        starters = {*DATA_LOADERS, *THREAD_STARTERS, *PROCESS_STARTERS}
+        for where in calls.functions_calling(starters, subclass_names):
             self._find_sites(where, subclass_names)
         self._find_loaders()
         # function -> context -> the kinds of ``self`` it is reached with

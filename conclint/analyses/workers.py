@@ -76,7 +76,7 @@ class Workers:
         self._not_fork = self._not_fork_roots()
         self.loaders: list[Loader] = []
         self.forks: list[ForkSite] = []
-        for where in program.iter_functions():
+        for where in calls.functions_calling({ml.DATALOADER, ml.PROCESS, *ml.POOL_SUBMITS}):
             for call, target in calls.resolved(where.qualname):
                 name = target.external
                 if name == ml.DATALOADER:
@@ -93,7 +93,7 @@ class Workers:
         """Directories whose code runs under another default start method: the root of the
         package (or the folder of the script) that calls ``set_start_method("spawn")``."""
         roots = []
-        for where in self.program.iter_functions():
+        for where in self.calls.functions_calling({ml.SET_START_METHOD}):
             for call, target in self.calls.resolved(where.qualname):
                 if target.external == ml.SET_START_METHOD:
                     method = arg(call, "method", 0)

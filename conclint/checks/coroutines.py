@@ -38,7 +38,7 @@ def blocking_call_in_async(analyses: Analyses) -> Iterator[Finding]:
 
 
 def dangling_task(analyses: Analyses) -> Iterator[Finding]:
-    for where in analyses.program.iter_functions():
+    for where in analyses.calls.functions_calling(TASK_CREATORS):
         for call, target in analyses.calls.resolved(where.qualname):
             if call.awaited or not (call.discarded or call.target == "_"):
                 continue

@@ -11,6 +11,7 @@ from conclint.diagnostics import Finding, Step
 from conclint.program.values import BoundLock, LockId, NewLock
 
 _LOCKISH = ("lock", "mutex", "sem", "cond", "cv")
+_CONDITION_METHODS = frozenset({"wait", "wait_for", "notify", "notify_all"})
 
 
 def _explain(evidence: Evidence) -> list[Step]:
@@ -87,6 +88,8 @@ def acquire_without_release(analyses: Analyses) -> Iterator[Finding]:
 def blocking_call_under_lock(analyses: Analyses) -> Iterator[Finding]:
     program, held, blocking = analyses.program, analyses.held, analyses.blocking
     for where in program.iter_functions():
+        if not where.function.acquires:
+            continue  # no call here is made while holding anything
         seen: set[int] = set()
         direct = {id(call): key for call, key in blocking.sites.get(where.qualname, [])}
         callees: dict[int, list[str]] = {}
@@ -133,14 +136,14 @@ def blocking_call_under_lock(analyses: Analyses) -> Iterator[Finding]:
 
 
 def condition_misuse(analyses: Analyses) -> Iterator[Finding]:
-    program, held = analyses.program, analyses.held
-    for where in program.iter_functions():
+    program, held, calls = analyses.program, analyses.held, analyses.calls
+    apis = [name for name in calls.index.apis() if _condition_method(name)]
+    for where in calls.functions_calling(apis):
         entry = analyses.entry_held.at_entry(where.qualname)
-        for call, target in analyses.calls.resolved(where.qualname):
+        for call, target in calls.resolved(where.qualname):
             name = target.external or ""
             method = name.rpartition(".")[2]
-            if ".Condition." not in name or method not in ("wait", "wait_for", "notify",
-                                                            "notify_all"):
+            if not _condition_method(name):
                 continue
             value = program.resolve(where, target.receiver)
             if not isinstance(value, BoundLock) or value.lock.kind.family != "thread":
@@ -161,6 +164,11 @@ def condition_misuse(analyses: Analyses) -> Iterator[Finding]:
                     "its predicate; a spurious or stolen wake-up proceeds with the condition "
                     f"false (use `{target.receiver}.wait_for(predicate)`)",
                 )
+
+
+def _condition_method(name: str) -> bool:
+    """``threading.Condition.wait`` and the other methods that need the condition held."""
+    return ".Condition." in name and name.rpartition(".")[2] in _CONDITION_METHODS
 
 
 def useless_lock(analyses: Analyses) -> Iterator[Finding]:
