@@ -82,14 +82,18 @@ class Flows:
             if outer is not None:
                 self._nested.setdefault(outer, []).append(where)
             for call in fn.calls:
-                self._index_member(where, call.callee, call.loc)
+                if call.callee.count(".") >= 2:
+                    self._index_member(where, call.callee, call.loc)
                 for arg in call.args:
-                    if arg.kind == "name" and arg.text:
+                    if arg.kind != "name" or not arg.text:
+                        continue
+                    dots = arg.text.count(".")
+                    if dots >= 2:
                         self._index_member(where, arg.text, call.loc)
-                        if arg.text.count(".") == 1:  # ``join_thread(worker.thread)``
-                            receiver, attr = arg.text.split(".")
-                            self._member_refs.setdefault((attr, ""), []).append(
-                                (where, receiver, call.loc))
+                    elif dots == 1:  # ``join_thread(worker.thread)``
+                        receiver, attr = arg.text.split(".")
+                        self._member_refs.setdefault((attr, ""), []).append(
+                            (where, receiver, call.loc))
             for var, container, loc in fn.loop_vars:  # ``for t in worker.threads``
                 if container.count(".") == 1:
                     receiver, attr = container.split(".")
@@ -99,13 +103,13 @@ class Flows:
                 self._subclasses.setdefault(base, set()).add(name)
 
     def _index_member(self, where: Where, text: str, loc: int) -> None:
-        """``recv.attr.method`` texts, by (attr, method), for the search across methods."""
-        if text.count(".") >= 2:
-            receiver, attr, method = text.rsplit(".", 2)
-            if attr[:-2] in CONTAINER_TAKES and attr.endswith("()") and "." in receiver:
-                receiver, base = receiver.rsplit(".", 1)  # self._threads.pop().join
-                attr = f"{base}.{attr}"
-            self._member_refs.setdefault((attr, method), []).append((where, receiver, loc))
+        """A ``recv.attr.method`` text (two dots or more), by (attr, method), for the
+        search across methods."""
+        receiver, attr, method = text.rsplit(".", 2)
+        if attr[:-2] in CONTAINER_TAKES and attr.endswith("()") and "." in receiver:
+            receiver, base = receiver.rsplit(".", 1)  # self._threads.pop().join
+            attr = f"{base}.{attr}"
+        self._member_refs.setdefault((attr, method), []).append((where, receiver, loc))
 
     # --------------------------------------------------------------------- facts
     def call_at(self, where: Where, loc: int) -> tuple[Call, CallTarget] | None:

@@ -19,7 +19,7 @@ from conclint.analyses.lockgraph import call_step
 from conclint.analyses.rank_tests import RankTests, reads_parameter
 from conclint.analyses.reach import Reach
 from conclint.diagnostics import Step
-from conclint.extract.facts import Call
+from conclint.extract.facts import Arg, Call
 from conclint.knowledge import canonical
 from conclint.program.index import CallTarget, Program, Where
 from conclint.program.values import External, Instance, Param
@@ -30,6 +30,11 @@ _WRAPPER_NAMES = tuple(name.rpartition(".")[2] for name in _WRAPPERS)
 # Method names worth resolving a receiver for (``accelerator.gather``, ``self.all_gather``).
 _METHODS = frozenset(name.rpartition(".")[2] for name in ml.COLLECTIVES) | {
     ml.SYNC_LOG.rpartition(".")[2]}
+# Every API name and method name that classifies a call site (see ``MLCalls._classify``).
+_API_NAMES = frozenset({*ml.COLLECTIVES, ml.SYNC_LOG, *ml.SHARDING_CALLS, *ml.NUMPY_GLOBAL_DRAWS,
+                        *ml.SEEDERS, *ml.PROCESS_GROUP_INIT, *ml.PROCESS_GROUP_DESTROY,
+                        ml.AT_EXIT})
+_CLASSIFYING_METHODS = _METHODS | ml.CUDA_METHODS | ml.DEVICE_MOVES | ml.SHARDING_METHODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,14 @@ def _cuda_literal(value: object) -> bool:
     return isinstance(value, str) and value.startswith("cuda")
 
 
+def _device_argument(call: Call) -> Arg | None:
+    """A ``device="cuda..."`` argument (``torch.zeros(3, device="cuda")``)."""
+    for arg in call.args:
+        if arg.keyword in ml.CUDA_DEVICE_KEYWORDS and _cuda_literal(arg.const):
+            return arg
+    return None
+
+
 class MLCalls:
     """Classified sites per function and the reach summaries built from them."""
 
@@ -59,6 +72,8 @@ class MLCalls:
         self.calls = calls
         self.extra = frozenset(canonical(name) for name in extra_collectives)
         self._extra_tails = frozenset(name.rpartition(".")[2] for name in self.extra)
+        self._api_names = _API_NAMES | self.extra
+        self._methods = _CLASSIFYING_METHODS | self._extra_tails
         self._bases: dict[str, list[str]] = {}
         self._wrapper_modules: dict[str, bool] = {}
         self.collectives: dict[str, list[Site]] = {}
@@ -139,9 +154,17 @@ class MLCalls:
     def _classify(self, where: Where) -> None:
         qualname = where.qualname
         forwards = self._has_wrappers(where)
+        api_names, methods, extra = self._api_names, self._methods, self.extra
         for call, target in self.calls.resolved(qualname):
             name = target.external
             method = call.callee.rpartition(".")[2]
+            # Most call sites are none of these; what follows tests the same conditions
+            # one by one (a quick way past them, not a different classification).
+            if not (method in methods or target.function in extra
+                    or (name is None and target.function is None and forwards)
+                    or (name is not None and (name in api_names or name.startswith("torch.cuda")))
+                    or (call.args and _device_argument(call) is not None)):
+                continue
             collective = self._collective(where, call, target, forwards, method)
             if collective is not None:
                 self.collectives.setdefault(qualname, []).append(collective)
@@ -244,8 +267,11 @@ class MLCalls:
             names = set(_WRAPPER_NAMES)
             names.update(alias for alias, name in module.imports.items()
                          if name.endswith(_WRAPPER_NAMES))
-            found = any(call.callee.rpartition(".")[2] in names
-                        for fn in module.functions for call in fn.calls)
+            # ``module.names`` holds the last name of every callee (and more): most modules
+            # name no wrapper at all, and only the others need their calls looked at
+            found = not names.isdisjoint(module.names) and any(
+                call.callee.rpartition(".")[2] in names
+                for fn in module.functions for call in fn.calls)
             self._wrapper_modules[module.module] = found
         return found
 
@@ -265,9 +291,9 @@ class MLCalls:
                 first = next((a for a in call.args if a.keyword in (None, "device")), None)
                 if first is not None and _cuda_literal(first.const):
                     return f"`{callee}({first.const!r})`"
-        for arg in call.args:
-            if arg.keyword in ml.CUDA_DEVICE_KEYWORDS and _cuda_literal(arg.const):
-                return f"`{callee}(..., device={arg.const!r})`"
+        arg = _device_argument(call)
+        if arg is not None:
+            return f"`{callee}(..., device={arg.const!r})`"
         return None
 
     # --------------------------------------------------------------- queries
