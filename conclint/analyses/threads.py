@@ -470,9 +470,10 @@ class ThreadContexts:
                 return FRESH  # made here, and not of a class that hands itself to threads
             return PARAM
         if module_level(self.program, caller, head):
-            value = self.program.resolve(caller, head)
-            if key != MAIN and isinstance(value, Instance) and value.in_tree:
-                self.shared_classes.add(value.type)  # a global object used by a thread
+            if key != MAIN:  # a global object used by a thread: its class is shared
+                value = self.program.resolve(caller, head)
+                if isinstance(value, Instance) and value.in_tree:
+                    self.shared_classes.add(value.type)
             return GLOBAL
         return PARAM
 
