@@ -5,13 +5,14 @@ costing only time (its rules run again in the main process)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from conclint.analyses.context import Analyses
 from conclint.checks import ALL_CHECKS
-from conclint.checks.runner import _shares, run_checks
+from conclint.checks.runner import _families, run_checks
 from conclint.diagnostics import Finding
 from conclint.discover import discover
 from conclint.engine import build_analyses
@@ -85,13 +86,31 @@ def test_a_rule_process_that_dies_costs_only_time(fixtures_analyses: Analyses) -
     assert timings.notes["rules"] == "a rule process failed: its rules ran in this one"
 
 
-def test_a_family_is_never_split_and_the_shares_are_balanced() -> None:
+def test_families_are_never_split_and_handed_out_costliest_first() -> None:
     selected = list(range(len(ALL_CHECKS)))
-    for processes in (1, 2, 3, 5, 40):
-        shares = _shares(selected, ALL_CHECKS, processes)
-        assert sorted(i for share in shares for i in share) == selected
-        assert len(shares) == min(processes, 5)
-        families = [{ALL_CHECKS[i][0][0][2] for i in share} for share in shares]
-        assert sum(len(f) for f in families) == 5  # each family in exactly one share
-    two = [{ALL_CHECKS[i][0][0][2] for i in share} for share in _shares(selected, ALL_CHECKS, 2)]
-    assert sorted(map(sorted, two)) == [["1", "2"], ["3", "4", "5"]]
+    families = _families(selected, ALL_CHECKS)
+    assert sorted(i for family in families for i in family) == selected
+    assert [{ALL_CHECKS[i][0][0][2] for i in family} for family in families] == [
+        {"3"}, {"1"}, {"2"}, {"5"}, {"4"}]
+
+
+def slow(analyses: Analyses) -> list[Finding]:
+    time.sleep(1.5)
+    return []
+
+
+def test_a_process_done_with_its_family_takes_the_next_one(
+        fixtures_analyses: Analyses) -> None:
+    # family 3 (handed out first) is slow: while this process runs it, the other one runs
+    # family 1 and then takes family 2 as well
+    checks = ((("CL101",), ALL_CHECKS[0][1]), (("CL201",), lambda a: []),
+              (("CL301",), slow))
+    timings = Timings()
+    analyses = fresh(fixtures_analyses)
+    analyses.timings = timings
+    assert described(list(run_checks(analyses, ALL, checks, timings, 2))) == described(
+        list(run_checks(fresh(fixtures_analyses), ALL, checks, Timings(), 1)))
+    here = {name for name, _ in timings.phases if name.startswith("check")}
+    elsewhere = {name for name, _ in timings.elsewhere if name.startswith("check")}
+    assert here == {"check CL301"}
+    assert elsewhere == {"check CL101", "check CL201"}

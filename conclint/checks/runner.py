@@ -2,16 +2,21 @@
 
 Every family needs the call graph; past it, the families build their own analyses and do
 not depend on one another. So with more than one job, the call graph is built here, then
-forked children each run a share of the families on a copy-on-write view of the program
-and send back only their findings, while this process runs its own share. The findings are
-put back in the order of the checks, so the result is the same as one process's.
+forked children run families on a copy-on-write view of the program and send back only
+their findings, while this process runs families too. Which process runs which family is
+decided as they go: each starts with one (the costliest first) and, when done, takes the
+next one nobody has taken, so a family that runs long on this code does not leave another
+process idle. The findings are put back in the order of the checks, so the result is the
+same as one process's.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
+from typing import Any
 
 from conclint.analyses.context import Analyses
 from conclint.diagnostics import Finding
@@ -22,9 +27,11 @@ Check = Callable[[Analyses], Iterable[Finding]]
 Checks = Sequence[tuple[tuple[str, ...], Check]]  # (the rule codes, the check), in order
 Failure = tuple[str, str]  # the codes of a check that raised, and its traceback
 Outcome = list[Finding] | Failure
+Family = list[int]  # indices of the checks of one rule family
 
 # What each family costs, relative to the others (``--profile`` of a cold run on the standard
-# library with its tests): enough to give the processes shares of about the same length.
+# library with its tests): the families are handed out costliest first, so that the last
+# ones to start are short and the processes end close together.
 _FAMILY_COST = {"1": 7, "2": 6, "3": 8, "4": 1, "5": 2}
 
 
@@ -38,19 +45,26 @@ def run_checks(
     """Findings of the enabled rules, in the order of ``checks``; a check that raises
     yields (rule codes, traceback) instead and the others still run."""
     selected = [i for i, (codes, _) in enumerate(checks) if enabled.intersection(codes)]
-    shares = _shares(selected, checks, processes if can_fork() else 1)
+    families = _families(selected, checks)
+    processes = min(processes if can_fork() else 1, len(families))
     outcomes: dict[int, Outcome] = {}
-    if len(shares) > 1:
+    if processes > 1:
         analyses.build_shared()
-        children = [Forked(partial(_run_apart, analyses, checks, share)) for share in shares[1:]]
+        # the next family nobody has taken, once each process has run its first one
+        taken: Any = multiprocessing.get_context("fork").Value("i", processes)
+        children = [Forked(partial(_run_apart, analyses, checks, families, number, taken))
+                    for number in range(1, processes)]
         try:
-            outcomes.update(_run_share(analyses, checks, shares[0]))
+            outcomes.update(_run_taken(analyses, checks, families, 0, taken))
             with timings.phase("rules: waiting for the other processes"):
-                for child, share in zip(children, shares[1:]):
-                    outcomes.update(_collect(child, analyses, checks, share))
+                for child in children:
+                    outcomes.update(_collect(child, analyses))
         finally:
             for child in children:
                 child.stop()
+        # what a child took but could not finish (it died) is done here
+        outcomes.update(_run_share(analyses, checks,
+                                   [i for i in selected if i not in outcomes]))
     else:
         outcomes.update(_run_share(analyses, checks, selected))
     for index in selected:
@@ -61,21 +75,27 @@ def run_checks(
             yield outcome
 
 
-def _shares(selected: list[int], checks: Checks,
-            processes: int) -> list[list[int]]:
-    """The selected checks in at most ``processes`` shares, a family never split (its
-    checks share analyses): the costliest family first, each to the lightest share."""
-    families: dict[str, list[int]] = {}
+def _families(selected: list[int], checks: Checks) -> list[Family]:
+    """The selected checks by rule family (never split: its checks share analyses), the
+    costliest family first."""
+    families: dict[str, Family] = {}
     for index in selected:
         families.setdefault(checks[index][0][0][2], []).append(index)
-    count = max(1, min(processes, len(families)))
-    shares: list[list[int]] = [[] for _ in range(count)]
-    load = [0] * count
-    for family in sorted(families, key=lambda f: (-_FAMILY_COST.get(f, 1), f)):
-        lightest = load.index(min(load))
-        shares[lightest].extend(families[family])
-        load[lightest] += _FAMILY_COST.get(family, 1)
-    return [sorted(share) for share in shares if share]
+    order = sorted(families, key=lambda f: (-_FAMILY_COST.get(f, 1), f))
+    return [families[family] for family in order]
+
+
+def _run_taken(analyses: Analyses, checks: Checks, families: list[Family], first: int,
+               taken: Any) -> dict[int, Outcome]:
+    """Family ``first``, then the next untaken one until none is left."""
+    outcomes: dict[int, Outcome] = {}
+    number = first
+    while number < len(families):
+        outcomes.update(_run_share(analyses, checks, families[number]))
+        with taken.get_lock():
+            number = taken.value
+            taken.value += 1
+    return outcomes
 
 
 def _run_share(analyses: Analyses, checks: Checks,
@@ -91,21 +111,21 @@ def _run_share(analyses: Analyses, checks: Checks,
     return outcomes
 
 
-def _run_apart(analyses: Analyses, checks: Checks,
-               share: list[int]) -> tuple[dict[int, Outcome], list[tuple[str, float]]]:
-    """In a forked child: the outcomes of ``share``, and the child's phases."""
+def _run_apart(analyses: Analyses, checks: Checks, families: list[Family], first: int,
+               taken: Any) -> tuple[dict[int, Outcome], list[tuple[str, float]]]:
+    """In a forked child: the outcomes of the families it ran, and the child's phases."""
     analyses.timings = Timings()
-    return _run_share(analyses, checks, share), analyses.timings.phases
+    return _run_taken(analyses, checks, families, first, taken), analyses.timings.phases
 
 
 def _collect(child: Forked[tuple[dict[int, Outcome], list[tuple[str, float]]]],
-             analyses: Analyses, checks: Checks,
-             share: list[int]) -> dict[int, Outcome]:
-    """The outcomes of a child's share; if the child died or failed, computed here."""
+             analyses: Analyses) -> dict[int, Outcome]:
+    """The outcomes a child sends; none if it died or failed (the caller then runs what
+    is missing)."""
     message = child.result()
     if message is None:
         analyses.timings.notes["rules"] = "a rule process failed: its rules ran in this one"
-        return _run_share(analyses, checks, share)
+        return {}
     outcomes, phases = message
     analyses.timings.elsewhere.extend(phases)
     return outcomes
