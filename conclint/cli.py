@@ -210,8 +210,7 @@ def _lint(args: argparse.Namespace, keep: list[object] | None = None) -> int:
     cache = _cache(args, pyproject)
     with file_progress(len(scope.files), enabled=not args.quiet) as progress:
         result = analyse(scope.files, enabled, args.jobs or usable_cpus(), cache, timings,
-                         progress,
-                         extensions=config.knowledge(),
+                         progress, extensions=config.knowledge(),
                          free_threaded=args.free_threaded or config.free_threaded,
                          timeout=args.timeout or None, retain=keep is not None)
     if keep is not None:

@@ -5,6 +5,7 @@ costing only time (its rules run again in the main process)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -114,3 +115,28 @@ def test_a_process_done_with_its_family_takes_the_next_one(
     elsewhere = {name for name, _ in timings.elsewhere if name.startswith("check")}
     assert here == {"check CL301"}
     assert elsewhere == {"check CL101", "check CL201"}
+
+
+class _HeldCounter:
+    """A family counter whose lock a dead process left held."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def get_lock(self) -> threading.Lock:
+        return self._lock
+
+
+def test_a_counter_left_locked_costs_only_time(fixtures_analyses: Analyses,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import conclint.checks.runner as runner
+
+    monkeypatch.setattr(runner, "_LOCK_WAIT", 0.05)
+    monkeypatch.setattr(runner, "_counter", _HeldCounter)
+    one = list(run_checks(fresh(fixtures_analyses), ALL, ALL_CHECKS, Timings(), 1))
+    # two processes run their first family each, cannot take more, and this one runs the
+    # other three at the end
+    assert described(list(run_checks(fresh(fixtures_analyses), ALL, ALL_CHECKS, Timings(),
+                                     2))) == described(one)

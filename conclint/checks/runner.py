@@ -33,6 +33,7 @@ Family = list[int]  # indices of the checks of one rule family
 # library with its tests): the families are handed out costliest first, so that the last
 # ones to start are short and the processes end close together.
 _FAMILY_COST = {"1": 7, "2": 6, "3": 8, "4": 1, "5": 2}
+_LOCK_WAIT = 10.0  # seconds; the lock is held for two statements
 
 
 def run_checks(
@@ -51,7 +52,7 @@ def run_checks(
     if processes > 1:
         analyses.build_shared()
         # the next family nobody has taken, once each process has run its first one
-        taken: Any = multiprocessing.get_context("fork").Value("i", processes)
+        taken = _counter(processes)
         children = [Forked(partial(_run_apart, analyses, checks, families, number, taken))
                     for number in range(1, processes)]
         try:
@@ -85,16 +86,28 @@ def _families(selected: list[int], checks: Checks) -> list[Family]:
     return [families[family] for family in order]
 
 
+def _counter(start: int) -> Any:
+    """An integer in shared memory, with its lock, seen by the processes forked after."""
+    return multiprocessing.get_context("fork").Value("i", start)
+
+
 def _run_taken(analyses: Analyses, checks: Checks, families: list[Family], first: int,
                taken: Any) -> dict[int, Outcome]:
     """Family ``first``, then the next untaken one until none is left."""
     outcomes: dict[int, Outcome] = {}
     number = first
+    lock = taken.get_lock()
     while number < len(families):
         outcomes.update(_run_share(analyses, checks, families[number]))
-        with taken.get_lock():
+        # A process killed while holding the lock never lets go of it: then stop taking
+        # (whatever nobody ran is run by the main process at the end).
+        if not lock.acquire(timeout=_LOCK_WAIT):
+            break
+        try:
             number = taken.value
             taken.value += 1
+        finally:
+            lock.release()
     return outcomes
 
 
