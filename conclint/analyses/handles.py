@@ -16,7 +16,7 @@ from conclint.diagnostics import Step
 from conclint.extract.facts import Call, Function
 from conclint.knowledge import canonical
 from conclint.knowledge_lifecycle import CONTAINER_ADDS, HANDLE_KINDS
-from conclint.program.index import CallTarget, Program, Where
+from conclint.program.index import Program, Where
 from conclint.program.values import Class
 
 _ESCAPED = Fate(ESCAPED)
@@ -43,22 +43,20 @@ class Handles(Flows):
         self.handles: list[Handle] = list(self._find())
 
     def _find(self) -> Iterator[Handle]:
+        """Every call that creates a handle: of a known handle API, or of an analysed class
+        deriving from one (only a callee named like an analysed class can be that)."""
         class_names = self._class_names
         for where in self.program.iter_functions():
             for call, target in self.calls.resolved(where.qualname):
-                if target.external not in HANDLE_KINDS and \
-                        call.callee.rpartition(".")[2] not in class_names:
-                    continue  # ``classify``'s first two tests, here: most calls fail both
-                handle = self.classify(where, call, target)
-                if handle is not None:
-                    yield handle
+                if target.external in HANDLE_KINDS:
+                    yield Handle(where, call, target.external, HANDLE_KINDS[target.external])
+                elif call.callee.rpartition(".")[2] in class_names:
+                    handle = self._of_class(where, call)
+                    if handle is not None:
+                        yield handle
 
-    def classify(self, where: Where, call: Call, target: CallTarget) -> Handle | None:
-        """The handle ``call`` creates, if it creates one."""
-        if target.external in HANDLE_KINDS:
-            return Handle(where, call, target.external, HANDLE_KINDS[target.external])
-        if call.callee.rpartition(".")[2] not in self._class_names:
-            return None
+    def _of_class(self, where: Where, call: Call) -> Handle | None:
+        """The handle ``call`` creates when it instantiates an analysed handle class."""
         value = self.program.resolve(where, call.callee)
         if not isinstance(value, Class):
             return None
