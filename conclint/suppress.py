@@ -38,7 +38,6 @@ _CONCLINT = re.compile(
 _NOQA = re.compile(
     r"#\s*(?i:noqa)(?:\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?")
 _SELECTOR = re.compile(r"[^,\s]+")
-_MAY_DIRECT = re.compile(r"conclint|noqa", re.IGNORECASE)
 # Directives that are not suppressions: contracts read by the extraction (the guarded-by
 # annotation on an assignment, checked by CL306).
 _ANNOTATIONS = frozenset({"guarded-by"})
@@ -225,14 +224,14 @@ def load(path: str, sources: Sources, cache: FactsCache | None = None) -> FileSu
     lowered = data.lower()  # much faster than a case-insensitive regex over every file
     if b"conclint" not in lowered and b"noqa" not in lowered:
         return None
-    key = cache.comments_key(data) if cache is not None else None
-    scanned = Comments.from_json(cache.get_comments(key)) if cache and key else None
+    key = cache.comments_key(data) if cache is not None else ""
+    scanned = Comments.from_json(cache.get_comments(key)) if cache is not None else None
     if scanned is None:
         text = sources.text(path)
         if text is None:
             return None
-        scanned = scan(text) if _MAY_DIRECT.search(text) else Comments()
-        if cache is not None and key is not None:
+        scanned = scan(text)
+        if cache is not None:
             cache.put_comments(key, scanned.to_json())
     return FileSuppressions(path, scanned)
 

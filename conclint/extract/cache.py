@@ -273,21 +273,19 @@ class FactsCache:
     def _get_records(self, key: str, suffix: str, magic: bytes, record: type[T],
                      step: type) -> list[T] | None:
         """Records with a ``related`` tuple, stored as signed JSON (nothing can execute)."""
+        rows = self._get_json(key, suffix, magic)
+        if not isinstance(rows, list):
+            return None
         try:
-            with open(self._entry(key) + suffix, "rb") as handle:
-                payload = unseal(magic, handle.read(), self._key)
-            if payload is None:
-                return None
             return [record(**{**row, "related": tuple(step(**r) for r in row["related"])})
-                    for row in json.loads(payload)]
-        except (OSError, ValueError, TypeError, KeyError):
+                    for row in rows]
+        except (TypeError, ValueError, KeyError):
             return None
 
     def _put_records(self, key: str, suffix: str, magic: bytes,
                      records: Sequence[Finding | Diagnostic]) -> None:
         rows = [{**asdict(r), "related": [asdict(s) for s in r.related]} for r in records]
-        self._prepare()
-        _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(rows).encode(), self._key))
+        self._put_json(key, suffix, magic, rows)
 
     def comments_key(self, data: bytes) -> str:
         """The entry key of a file's comments (``conclint.suppress``): its bytes decide them."""
@@ -297,17 +295,23 @@ class FactsCache:
 
     def get_comments(self, key: str) -> object:
         """What ``put_comments`` stored under ``key`` (plain JSON), or None."""
+        return self._get_json(key, ".comments", _COMMENTS_MAGIC)
+
+    def put_comments(self, key: str, value: object) -> None:
+        self._put_json(key, ".comments", _COMMENTS_MAGIC, value)
+
+    def _get_json(self, key: str, suffix: str, magic: bytes) -> object:
+        """A signed JSON entry beside the facts of ``key``; None when absent or not intact."""
         try:
-            with open(self._entry(key) + ".comments", "rb") as handle:
-                payload = unseal(_COMMENTS_MAGIC, handle.read(), self._key)
+            with open(self._entry(key) + suffix, "rb") as handle:
+                payload = unseal(magic, handle.read(), self._key)
             return json.loads(payload) if payload is not None else None
         except (OSError, ValueError):
             return None
 
-    def put_comments(self, key: str, value: object) -> None:
+    def _put_json(self, key: str, suffix: str, magic: bytes, value: object) -> None:
         self._prepare()
-        _atomic_write(self._entry(key) + ".comments",
-                      seal(_COMMENTS_MAGIC, json.dumps(value).encode(), self._key))
+        _atomic_write(self._entry(key) + suffix, seal(magic, json.dumps(value).encode(), self._key))
 
     def get_call_graph(self) -> dict[str, tuple]:
         """The call graph records the last run left (``conclint.analyses.call_memory``):
