@@ -144,8 +144,7 @@ def _findings(run: _Run, facts: list[ModuleFacts], settings: str | None) -> list
     if earlier is not None:
         timings.notes["cache"] += "; the facts are unchanged: earlier findings reused"
         return earlier
-    memory = _call_memory(cache, run.files, run.keys, run.extensions, timings) \
-        if cache else None
+    memory = _call_memory(run, cache) if cache else None
     findings = _check(run, facts, memory)
     if memory is not None and memory.now:
         timings.notes["call graph"] = (f"{memory.reused} of {len(memory.now)} modules "
@@ -158,13 +157,12 @@ def _findings(run: _Run, facts: list[ModuleFacts], settings: str | None) -> list
     return findings
 
 
-def _call_memory(cache: FactsCache, files: list[SourceFile], keys: list[str | None],
-                 extensions: KnowledgeExtensions | None, timings: Timings) -> CallMemory:
+def _call_memory(run: _Run, cache: FactsCache) -> CallMemory:
     """The last run's call graph, to reuse for the modules whose names resolve as then."""
-    with timings.phase("cache: load the call graph"):
-        digests = {f.path: cache.facts_digest(k) for f, k in zip(files, keys) if k}
+    with run.timings.phase("cache: load the call graph"):
+        digests = {f.path: cache.facts_digest(k) for f, k in zip(run.files, run.keys) if k}
         return CallMemory({path: d for path, d in digests.items() if d},
-                          cache.get_call_graph(), repr(extensions))
+                          cache.get_call_graph(), repr(run.extensions))
 
 
 def _check(run: _Run, facts: list[ModuleFacts], memory: CallMemory | None) -> list[Finding]:

@@ -26,7 +26,7 @@ _CALLS_WORTH_A_PROCESS = 20_000  # resolving fewer call sites is quicker than fo
 Resolved = tuple[tuple[CallTarget, ...], tuple[tuple[str, int, bool], ...], tuple[str, ...]]
 
 
-@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
+@dataclass(slots=True)  # not frozen (see program.values); holds unhashable facts
 class Edge:
     """One call site in ``caller`` that may run ``callee``."""
 

@@ -37,7 +37,7 @@ _KNOWN_TYPES = THREAD_SAFE_TYPES | SYNCHRONIZED_TYPES | frozenset(ATOMIC_METHODS
 _MAX_ROUNDS = 20
 
 
-@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
+@dataclass(slots=True)  # not frozen (see program.values); holds unhashable facts
 class Use:
     """One access of a shared variable, resolved."""
 

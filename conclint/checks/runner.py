@@ -64,10 +64,10 @@ def run_checks(
             for child in children:
                 child.stop()
         # what a child took but could not finish (it died) is done here
-        outcomes.update(_run_share(analyses, checks,
+        outcomes.update(_run(analyses, checks,
                                    [i for i in selected if i not in outcomes]))
     else:
-        outcomes.update(_run_share(analyses, checks, selected))
+        outcomes.update(_run(analyses, checks, selected))
     for index in selected:
         outcome = outcomes[index]
         if isinstance(outcome, list):
@@ -98,7 +98,7 @@ def _run_taken(analyses: Analyses, checks: Checks, families: list[Family], first
     number = first
     lock = taken.get_lock()
     while number < len(families):
-        outcomes.update(_run_share(analyses, checks, families[number]))
+        outcomes.update(_run(analyses, checks, families[number]))
         # A process killed while holding the lock never lets go of it: then stop taking
         # (whatever nobody ran is run by the main process at the end).
         if not lock.acquire(timeout=_LOCK_WAIT):
@@ -111,10 +111,10 @@ def _run_taken(analyses: Analyses, checks: Checks, families: list[Family], first
     return outcomes
 
 
-def _run_share(analyses: Analyses, checks: Checks,
-               share: list[int]) -> dict[int, Outcome]:
+def _run(analyses: Analyses, checks: Checks, indices: list[int]) -> dict[int, Outcome]:
+    """The outcomes of the checks at ``indices``, one after the other in this process."""
     outcomes: dict[int, Outcome] = {}
-    for index in share:
+    for index in indices:
         codes, check = checks[index]
         try:
             with analyses.timings.phase(f"check {'/'.join(codes)}"):

@@ -35,7 +35,7 @@ _NO_READS: Reads = frozenset()
 _IN_PROGRESS: Reads = frozenset({VOLATILE})  # a result still being computed
 
 
-@dataclass(slots=True, unsafe_hash=True)  # not frozen: see program.values
+@dataclass(slots=True)  # not frozen (see program.values); holds unhashable facts
 class Where:
     """A function together with its module: the scope text is resolved in."""
 
